@@ -1,0 +1,42 @@
+# Every routine command has one short name here; README and .ci/run use these same names.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+UV := uv
+PORT ?= 8000
+
+.PHONY: help install keys db migrate run lint test check-uv
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+check-uv:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
+
+install: check-uv  ## install runtime and dev dependencies from uv.lock
+	$(UV) sync --frozen
+
+keys: .secret_key/jwt-private.pem  ## generate dev RSA keys into .secret_key/ (if absent)
+
+.secret_key/jwt-private.pem:
+	mkdir -p .secret_key
+	openssl genrsa -out .secret_key/jwt-private.pem 2048
+	openssl rsa -in .secret_key/jwt-private.pem -pubout -out .secret_key/jwt-public.pem
+
+db: install  ## create the database named in DATABASE_URL if missing
+	$(UV) run python -m scripts.create_database
+
+migrate: db  ## apply migrations (alembic upgrade head)
+	$(UV) run alembic upgrade head
+
+run: install keys migrate  ## run the service natively: every process in the Procfile, on $PORT
+	$(UV) run honcho start --port $(PORT)
+
+lint: install  ## formatting, lint, types, import layers
+	$(UV) run ruff format --check .
+	$(UV) run ruff check .
+	$(UV) run mypy .
+	$(UV) run lint-imports
+
+test: lint  ## every check, then every test against the local servers
+	$(UV) run pytest

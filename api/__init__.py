@@ -1,0 +1,1 @@
+"""REST entrypoint: the FastAPI application."""

@@ -1,0 +1,44 @@
+"""Request-scoped dependencies, as `Annotated` aliases for the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from api.state import AppState
+from domain.infra.uow import UnitOfWork
+from domain.users.errors import InvalidToken
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.orders
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+async def get_uow(state: State) -> AsyncIterator[UnitOfWork]:
+    """One transaction per request: committed when the route returns, before the response is sent."""
+    async with UnitOfWork(state.session_factory) as uow:
+        yield uow
+
+
+# scope="function": the commit happens right after the route returns, before the answer is sent,
+# so a client never sees a success whose transaction then failed.
+UoW = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+
+
+def get_current_user_id(state: State, token: Annotated[str | None, Depends(_bearer)]) -> int:
+    if not token:
+        msg = "Not authenticated"
+        raise InvalidToken(msg)
+    return state.tokens.verify(token)
+
+
+CurrentUserId = Annotated[int, Depends(get_current_user_id)]

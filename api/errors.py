@@ -1,0 +1,85 @@
+"""Domain errors mapped to HTTP answers: the one table, and the handlers that apply it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
+
+from api.schemas import ErrorBody
+from domain.orders.errors import (
+    InvalidCursor,
+    InvalidStatusTransition,
+    OrderListForbidden,
+    OrderNotFound,
+)
+from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials, InvalidToken
+
+logger = logging.getLogger(__name__)
+
+DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {
+    EmailAlreadyRegistered: status.HTTP_409_CONFLICT,
+    InvalidCredentials: status.HTTP_401_UNAUTHORIZED,
+    InvalidToken: status.HTTP_401_UNAUTHORIZED,
+    OrderNotFound: status.HTTP_404_NOT_FOUND,
+    InvalidStatusTransition: status.HTTP_409_CONFLICT,
+    OrderListForbidden: status.HTTP_403_FORBIDDEN,
+    InvalidCursor: status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+_BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def error_response(
+    status_code: int, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body = ErrorBody(detail=detail).model_dump(exclude_none=True)
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    status_code = DOMAIN_ERROR_STATUS[type(exc)]
+    headers = _BEARER_CHALLENGE if status_code == status.HTTP_401_UNAUTHORIZED else None
+    return error_response(status_code, str(exc), headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()
+    ]
+    summary = "; ".join(
+        f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in errors
+    )
+    body = ErrorBody(detail=f"Invalid request: {summary}", errors=errors)
+    return JSONResponse(body.model_dump(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, str(exc.detail), exc.headers)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("database unavailable: %s", exc)
+    return error_response(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "The database is unavailable; try again shortly",
+        {"Retry-After": "2"},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for error_type in DOMAIN_ERROR_STATUS:
+        app.add_exception_handler(error_type, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    # Connection-level failures (refused, timed out, pool exhausted) mean "down", not "bug".
+    for error_type in (OperationalError, InterfaceError, PoolTimeoutError, OSError):
+        app.add_exception_handler(error_type, _database_unavailable)

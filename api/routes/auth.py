@@ -1,0 +1,41 @@
+"""Registration and the OAuth2 password flow."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import State, UoW
+from api.routing import SlashTolerantRouter
+from api.schemas import error_responses
+from domain.users import service
+from domain.users.schemas import AccessToken, UserCreate, UserOut
+
+router = SlashTolerantRouter(tags=["auth"])
+
+
+@router.post(
+    "/register/",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409, 422),
+)
+async def register(data: UserCreate, uow: UoW, state: State) -> UserOut:
+    """Create an account. The email is unique whatever its letter case; passwords have 8+ characters."""
+    user = await service.register_user(uow=uow, hasher=state.hasher, data=data)
+    return UserOut.model_validate(user)
+
+
+@router.post("/token", responses=error_responses(401, 422))
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UoW, state: State
+) -> AccessToken:
+    """OAuth2 password flow: form fields `username` (the email) and `password` → a bearer token."""
+    return await service.issue_token(
+        uow=uow,
+        hasher=state.hasher,
+        tokens=state.tokens,
+        email=form.username,
+        password=form.password,
+    )

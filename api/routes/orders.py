@@ -1,0 +1,68 @@
+"""The order routes of the spec."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Query, Request, Response, status
+
+from api.deps import CurrentUserId, UoW
+from api.routing import SlashTolerantRouter
+from api.schemas import error_responses
+from domain.orders import service
+from domain.orders.schemas import OrderCreate, OrderOut, StatusUpdate
+
+router = SlashTolerantRouter(prefix="/orders", tags=["orders"])
+
+_AUTH_ERRORS = (401, 422)
+
+
+@router.post(
+    "/",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(*_AUTH_ERRORS),
+)
+async def create_order(
+    data: OrderCreate, user_id: CurrentUserId, uow: UoW, response: Response
+) -> OrderOut:
+    """Create a PENDING order. `total_price` is computed by the server (Σ quantity × price)."""
+    order = await service.create_order(uow=uow, user_id=user_id, data=data)
+    response.headers["Location"] = f"/orders/{order.id}/"
+    return order
+
+
+@router.get("/{order_id}/", responses=error_responses(*_AUTH_ERRORS, 404))
+async def get_order(order_id: uuid.UUID, user_id: CurrentUserId, uow: UoW) -> OrderOut:
+    """One of your orders. Unknown ids and other users' orders both answer 404."""
+    return await service.get_order(uow=uow, user_id=user_id, order_id=order_id)
+
+
+@router.patch("/{order_id}/", responses=error_responses(*_AUTH_ERRORS, 404, 409))
+async def update_order_status(
+    order_id: uuid.UUID, data: StatusUpdate, user_id: CurrentUserId, uow: UoW
+) -> OrderOut:
+    """Change the status: PENDING → PAID | CANCELED, PAID → SHIPPED | CANCELED; others are 409."""
+    return await service.update_status(
+        uow=uow, user_id=user_id, order_id=order_id, status=data.status
+    )
+
+
+@router.get("/user/{user_id}/", responses=error_responses(*_AUTH_ERRORS, 403))
+async def list_user_orders(
+    user_id: int,
+    requester_id: CurrentUserId,
+    uow: UoW,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> list[OrderOut]:
+    """Your orders, newest first. When more remain, `Link: <…>; rel="next"` gives the next page."""
+    page = await service.list_orders(
+        uow=uow, requester_id=requester_id, user_id=user_id, limit=limit, cursor=cursor
+    )
+    if page.next_cursor is not None:
+        next_url = request.url.include_query_params(limit=limit, cursor=page.next_cursor)
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return page.items

@@ -1,0 +1,1 @@
+"""Infrastructure shared by every process: settings, database, Redis, AMQP, unit of work."""

@@ -1,0 +1,7 @@
+"""Every ORM model, imported in one place so that Alembic and the mappers see the whole schema."""
+
+from domain.infra.db import Base
+from domain.orders.models import Order
+from domain.users.models import User
+
+__all__ = ["Base", "Order", "User"]

@@ -1,0 +1,76 @@
+"""The unit of work: one transaction per HTTP request, GraphQL mutation, message or task.
+
+Services `flush()` and never commit. The boundary that opened the unit commits once (or rolls back),
+then runs the actions registered with `after_commit` — cache refreshes, outbox wake-ups — which must
+never run for a transaction that did not commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+logger = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class UnitOfWork:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._session: AsyncSession | None = None
+        self._after_commit: list[AfterCommit] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            # Opened lazily: a cache hit never checks a connection out of the pool.
+            self._session = self._session_factory()
+        return self._session
+
+    def after_commit(self, action: AfterCommit) -> None:
+        self._after_commit.append(action)
+
+    async def commit(self) -> None:
+        if self._session is not None:
+            await self._session.commit()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            try:
+                await action()
+            except Exception:
+                # The data is committed; a side effect that failed is repaired by its own mechanism
+                # (cache TTL and versioning, outbox sweep), so it must not turn success into an error.
+                logger.exception("after-commit action failed")
+
+    async def rollback(self) -> None:
+        self._after_commit.clear()
+        if self._session is not None:
+            await self._session.rollback()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Commit when the block ends normally, roll back when it raises; always release the session."""
+        try:
+            if exc_type is None:
+                await self.commit()
+            else:
+                await self.rollback()
+        finally:
+            await self.close()

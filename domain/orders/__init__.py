@@ -1,0 +1,1 @@
+"""Orders: creation, status rules, reading through the cache, listing."""

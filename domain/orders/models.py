@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKey, Index, Integer, Numeric
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.infra.db import Base, utcnow
+from domain.orders.status import OrderStatus
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        # Serves "orders of a user, newest first" and its keyset pagination on (created_at, id).
+        Index("ix_orders_user_id_created_at_id", "user_id", "created_at", "id"),
+        CheckConstraint("total_price >= 0", name="total_price_non_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # A list of {"product_id", "name", "quantity", "price"}; price as a two-decimal string.
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    total_price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    status: Mapped[OrderStatus] = mapped_column(
+        Enum(OrderStatus, name="order_status"), default=OrderStatus.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Bumped on every change; the cache never replaces a newer version with an older one.
+    version: Mapped[int] = mapped_column(Integer, default=1)

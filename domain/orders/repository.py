@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.orders.models import Order
+from domain.orders.pagination import Position
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, order: Order) -> None:
+        self._session.add(order)
+        await self._session.flush()
+
+    async def get_owned(self, *, order_id: uuid.UUID, user_id: int) -> Order | None:
+        stmt = select(Order).where(Order.id == order_id, Order.user_id == user_id)
+        return (await self._session.execute(stmt)).scalar_one_or_none()
+
+    async def get_owned_for_update(self, *, order_id: uuid.UUID, user_id: int) -> Order | None:
+        """The order, row-locked until the transaction ends: concurrent changes take turns."""
+        stmt = (
+            select(Order)
+            .where(Order.id == order_id, Order.user_id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self._session.execute(stmt)).scalar_one_or_none()
+
+    async def list_for_user(
+        self, *, user_id: int, limit: int, after: Position | None
+    ) -> Sequence[Order]:
+        stmt = select(Order).where(Order.user_id == user_id)
+        if after is not None:
+            stmt = stmt.where(tuple_(Order.created_at, Order.id) < tuple_(*after))
+        stmt = stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
+        return (await self._session.execute(stmt)).scalars().all()

@@ -1,0 +1,75 @@
+"""Order business rules. Every function takes the caller's unit of work and never commits."""
+
+from __future__ import annotations
+
+import uuid
+
+from domain.infra.db import utcnow
+from domain.infra.uow import UnitOfWork
+from domain.orders.errors import OrderListForbidden, OrderNotFound
+from domain.orders.models import Order
+from domain.orders.pagination import decode_cursor, encode_cursor
+from domain.orders.repository import OrderRepository
+from domain.orders.schemas import OrderCreate, OrderOut, OrderPage
+from domain.orders.status import OrderStatus, ensure_transition
+
+
+async def create_order(*, uow: UnitOfWork, user_id: int, data: OrderCreate) -> OrderOut:
+    """A new PENDING order of `user_id`; its total is computed here, never taken from the client."""
+    now = utcnow()
+    order = Order(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        items=[item.model_dump(mode="json") for item in data.items],
+        total_price=data.computed_total,
+        status=OrderStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    await OrderRepository(uow.session).add(order)
+    return OrderOut.model_validate(order)
+
+
+async def get_order(*, uow: UnitOfWork, user_id: int, order_id: uuid.UUID) -> OrderOut:
+    """The order, if it belongs to `user_id`; otherwise `OrderNotFound` (never "it is someone else's")."""
+    order = await OrderRepository(uow.session).get_owned(order_id=order_id, user_id=user_id)
+    if order is None:
+        raise OrderNotFound
+    return OrderOut.model_validate(order)
+
+
+async def update_status(
+    *, uow: UnitOfWork, user_id: int, order_id: uuid.UUID, status: OrderStatus
+) -> OrderOut:
+    """Move the order to `status` if the rules allow it.
+
+    The row is locked for the rest of the transaction, so of two concurrent moves the second sees the
+    first one's result and is judged against it: both can never win.
+    """
+    order = await OrderRepository(uow.session).get_owned_for_update(
+        order_id=order_id, user_id=user_id
+    )
+    if order is None:
+        raise OrderNotFound
+    ensure_transition(order.status, status)
+    order.status = status
+    order.updated_at = utcnow()
+    order.version += 1
+    await uow.session.flush()
+    return OrderOut.model_validate(order)
+
+
+async def list_orders(
+    *, uow: UnitOfWork, requester_id: int, user_id: int, limit: int, cursor: str | None
+) -> OrderPage:
+    """One page of `user_id`'s orders, newest first; only the user may list their own orders."""
+    if requester_id != user_id:
+        raise OrderListForbidden
+    after = decode_cursor(cursor) if cursor else None
+    rows = await OrderRepository(uow.session).list_for_user(
+        user_id=user_id, limit=limit + 1, after=after
+    )
+    page = [OrderOut.model_validate(row) for row in rows[:limit]]
+    next_cursor = encode_cursor((page[-1].created_at, page[-1].id)) if len(rows) > limit else None
+    return OrderPage(items=page, next_cursor=next_cursor)

@@ -1,0 +1,29 @@
+"""Order statuses and the moves between them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from domain.orders.errors import InvalidStatusTransition
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    PAID = "PAID"
+    SHIPPED = "SHIPPED"
+    CANCELED = "CANCELED"
+
+
+# PENDING -> PAID | CANCELED; PAID -> SHIPPED | CANCELED; SHIPPED and CANCELED are final.
+ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.CANCELED}),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELED}),
+    OrderStatus.SHIPPED: frozenset(),
+    OrderStatus.CANCELED: frozenset(),
+}
+
+
+def ensure_transition(current: OrderStatus, target: OrderStatus) -> None:
+    """Raise `InvalidStatusTransition` unless the rules allow moving from `current` to `target`."""
+    if target not in ALLOWED_TRANSITIONS[current]:
+        raise InvalidStatusTransition(current=current.value, target=target.value)

@@ -1,0 +1,1 @@
+"""Users: registration, password hashing, access tokens."""

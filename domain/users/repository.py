@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.users.models import User
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, user_id: int) -> User | None:
+        return await self._session.get(User, user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        stmt = select(User).where(func.lower(User.email) == email.lower())
+        return (await self._session.execute(stmt)).scalar_one_or_none()
+
+    async def add(self, user: User) -> None:
+        self._session.add(user)
+        await self._session.flush()

@@ -1,0 +1,51 @@
+"""Registration and login."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+from domain.infra.uow import UnitOfWork
+from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials
+from domain.users.models import User
+from domain.users.passwords import PasswordHasher
+from domain.users.repository import UserRepository
+from domain.users.schemas import AccessToken, UserCreate
+from domain.users.tokens import TokenService
+
+
+async def register_user(*, uow: UnitOfWork, hasher: PasswordHasher, data: UserCreate) -> User:
+    """Create an account; an email already taken in any letter case raises `EmailAlreadyRegistered`."""
+    users = UserRepository(uow.session)
+    if await users.get_by_email(data.email) is not None:
+        raise EmailAlreadyRegistered
+    user = User(email=data.email, password_hash=await hasher.hash(data.password.get_secret_value()))
+    try:
+        # The unique index settles a race between two registrations of one email.
+        async with uow.session.begin_nested():
+            await users.add(user)
+    except IntegrityError as exc:
+        raise EmailAlreadyRegistered from exc
+    return user
+
+
+async def issue_token(
+    *,
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    tokens: TokenService,
+    email: str,
+    password: str,
+) -> AccessToken:
+    """Check the credentials and issue an access token.
+
+    An unknown email costs the same password check as a wrong password, and both raise the same
+    `InvalidCredentials`, so neither the answer nor its timing reveals which emails exist.
+    """
+    user = await UserRepository(uow.session).get_by_email(email)
+    if not await hasher.verify(password, user.password_hash if user else None) or user is None:
+        raise InvalidCredentials
+    return tokens.issue(user_id=user.id)
+
+
+async def get_user(*, uow: UnitOfWork, user_id: int) -> User | None:
+    return await UserRepository(uow.session).get(user_id)

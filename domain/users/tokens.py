@@ -1,0 +1,91 @@
+"""RS256 access tokens: issued with the private key, verified with the public key.
+
+Verification accepts only RS256 and requires `sub`, `exp`, `iat`, `iss` and `aud`, so a token signed
+HS256 with the public key as secret, or one with `alg: none`, never passes. A verified token is
+remembered until it expires: the RSA check costs far more than the rest of a cached read.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from datetime import timedelta
+from pathlib import Path
+
+import jwt
+
+from domain.infra.settings import AuthSettings
+from domain.users.errors import InvalidToken
+from domain.users.schemas import AccessToken
+
+ALGORITHM = "RS256"
+_REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]
+_VERIFIED_CACHE_SIZE = 10_000
+
+
+def _read_key(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        msg = f"JWT {what} key not found at {path}: run `make keys` (see README)"
+        raise RuntimeError(msg) from None
+
+
+class TokenService:
+    def __init__(self, *, private_key: bytes, public_key: bytes, settings: AuthSettings) -> None:
+        self._private_key = private_key
+        self._public_key = public_key
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._lifetime = timedelta(minutes=settings.access_token_expire_minutes)
+        # token -> (user id, expiry as a Unix time); oldest entries are dropped first.
+        self._verified: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, settings: AuthSettings) -> TokenService:
+        return cls(
+            private_key=_read_key(settings.jwt_private_key_path, "private"),
+            public_key=_read_key(settings.jwt_public_key_path, "public"),
+            settings=settings,
+        )
+
+    def issue(self, *, user_id: int) -> AccessToken:
+        now = int(time.time())
+        expires_in = int(self._lifetime.total_seconds())
+        claims = {
+            "sub": str(user_id),
+            "iat": now,
+            "nbf": now,
+            "exp": now + expires_in,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "jti": uuid.uuid4().hex,
+        }
+        token = jwt.encode(claims, self._private_key, algorithm=ALGORITHM)
+        return AccessToken(access_token=token, expires_in=expires_in)
+
+    def verify(self, token: str) -> int:
+        """The user id the token was issued to; raises `InvalidToken` for anything else."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            user_id, expires_at = remembered
+            if time.time() < expires_at:
+                return user_id
+            del self._verified[token]
+        try:
+            claims = jwt.decode(
+                token,
+                self._public_key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+            user_id = int(claims["sub"])
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise InvalidToken from exc
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        self._verified[token] = (user_id, float(claims["exp"]))
+        return user_id

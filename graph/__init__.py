@@ -1,0 +1,1 @@
+"""GraphQL entrypoint: the Strawberry schema."""

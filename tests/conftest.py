@@ -1,0 +1,117 @@
+"""Shared fixtures: a real PostgreSQL database for the run, the app over ASGI, small factories."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from api.main import create_app
+from domain.infra.settings import AuthSettings, DatabaseSettings, Settings
+from tests.support.databases import create_database, drop_database, run_alembic
+from tests.support.keys import write_key_pair
+
+BASE_DATABASE_URL = os.environ.get(
+    "DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/orders"
+)
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("keys")
+    write_key_pair(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    url = await create_database(BASE_DATABASE_URL, "orders_test")
+    await run_alembic(url, "upgrade", "head")
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, key_dir: Path) -> Settings:
+    return Settings(
+        database=DatabaseSettings(url=database_url),
+        auth=AuthSettings(
+            jwt_private_key_path=key_dir / "jwt-private.pem",
+            jwt_public_key_path=key_dir / "jwt-public.pem",
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def clean_db(db_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """Tables emptied after the test (the app commits for real, so a rollback can't isolate)."""
+    yield db_engine
+    async with db_engine.begin() as connection:
+        await connection.execute(text("TRUNCATE users, orders RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def client(settings: Settings, clean_db: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
+
+
+class UserFactory:
+    """Registers users through the API and logs them in."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def create(self, email: str | None = None, password: str = "s3cret-password") -> ApiUser:
+        email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+        registered = await self._client.post(
+            "/register/", json={"email": email, "password": password}
+        )
+        assert registered.status_code == 201, registered.text
+        token = await self._client.post("/token", data={"username": email, "password": password})
+        assert token.status_code == 200, token.text
+        return ApiUser(
+            id=registered.json()["id"],
+            email=email,
+            password=password,
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    id: int
+    email: str
+    password: str
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def users(client: httpx.AsyncClient) -> UserFactory:
+    return UserFactory(client)
+
+
+def order_body(*prices_and_quantities: tuple[str, int]) -> dict[str, object]:
+    items = [
+        {"product_id": f"sku-{n}", "name": f"Item {n}", "quantity": quantity, "price": price}
+        for n, (price, quantity) in enumerate(prices_and_quantities or (("5.50", 2), ("6.00", 1)))
+    ]
+    return {"items": items}

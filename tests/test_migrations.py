@@ -1,0 +1,62 @@
+"""Migrations: every revision goes up, down and up again, and the models match the schema."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from domain.infra.models import Base
+from tests.support.databases import alembic_config, create_database, drop_database, run_alembic
+
+BASE_DATABASE_URL = os.environ.get(
+    "DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/orders"
+)
+
+
+@pytest.fixture
+async def empty_database() -> AsyncIterator[str]:
+    url = await create_database(BASE_DATABASE_URL, "orders_migrations")
+    yield url
+    await drop_database(url)
+
+
+async def test_stairway_every_revision_upgrades_downgrades_and_upgrades_again(
+    empty_database: str,
+) -> None:
+    script = ScriptDirectory.from_config(alembic_config(empty_database))
+    revisions = list(reversed(list(script.walk_revisions())))
+    assert revisions, "no migrations found"
+
+    for revision in revisions:
+        await run_alembic(empty_database, "upgrade", revision.revision)
+        await run_alembic(empty_database, "downgrade", str(revision.down_revision or "base"))
+        await run_alembic(empty_database, "upgrade", revision.revision)
+
+
+async def test_models_match_the_migrated_schema(empty_database: str) -> None:
+    await run_alembic(empty_database, "upgrade", "head")
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await engine.dispose()
+
+    assert diff == []
+
+
+def test_revisions_are_named_by_date_and_slug() -> None:
+    script = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/x"))
+    for revision in script.walk_revisions():
+        filename = Path(revision.path).name
+        assert re.fullmatch(r"\d{4}_\d{2}_\d{2}_[a-z0-9_]+\.py", filename), filename

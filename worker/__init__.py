@@ -1,0 +1,1 @@
+"""taskiq worker entrypoint: background order processing."""
