@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
+from api.middleware import RequestIdMiddleware
 from api.routes import auth, orders
 from api.state import AppState
 from domain.infra.db import create_engine, create_session_factory
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
         expose_headers=["Location", "Link", "Retry-After", "X-Cache", "X-Request-ID"],
     )
+    app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(orders.router)

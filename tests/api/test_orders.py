@@ -370,3 +370,13 @@ async def test_openapi_documents_the_spec_paths_and_their_errors(client: httpx.A
         ]
         == "token"
     )
+
+
+async def test_request_id_is_taken_from_the_request_or_made(client: httpx.AsyncClient) -> None:
+    given = await client.get("/openapi.json", headers={"X-Request-ID": "abc-123"})
+    made = await client.get("/openapi.json")
+    hostile = await client.get("/openapi.json", headers={"X-Request-ID": "a b\x01c" * 50})
+
+    assert given.headers["X-Request-ID"] == "abc-123"
+    assert len(made.headers["X-Request-ID"]) == 32
+    assert hostile.headers["X-Request-ID"] != "a b\x01c" * 50
