@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from api.state import AppState
 from domain.infra.uow import UnitOfWork
+from domain.orders.cache import OrderCache
 from domain.users.errors import InvalidToken
 
 
@@ -42,3 +43,10 @@ def get_current_user_id(state: State, token: Annotated[str | None, Depends(_bear
 
 
 CurrentUserId = Annotated[int, Depends(get_current_user_id)]
+
+
+def get_order_cache(state: State) -> OrderCache | None:
+    return state.order_cache
+
+
+OrderCacheDep = Annotated[OrderCache | None, Depends(get_order_cache)]

@@ -12,7 +12,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
+from api.ratelimit import rate_limit_headers
 from api.schemas import ErrorBody
+from domain.infra.ratelimit import RateLimitExceeded
 from domain.orders.errors import (
     InvalidCursor,
     InvalidStatusTransition,
@@ -66,6 +68,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), exc.headers)
 
 
+async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RateLimitExceeded)
+    headers = {**rate_limit_headers(exc.verdict), "Retry-After": str(exc.verdict.retry_after)}
+    return error_response(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers)
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     logger.error("database unavailable: %s", exc)
     return error_response(
@@ -78,6 +86,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 def install_error_handlers(app: FastAPI) -> None:
     for error_type in DOMAIN_ERROR_STATUS:
         app.add_exception_handler(error_type, _domain_error)
+    app.add_exception_handler(RateLimitExceeded, _rate_limited)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     # Connection-level failures (refused, timed out, pool exhausted) mean "down", not "bug".

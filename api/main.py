@@ -7,14 +7,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
 from api.routes import auth, orders
-from api.state import AppState
+from api.state import AppState, RateLimitRules
 from domain.infra.db import create_engine, create_session_factory
 from domain.infra.logs import configure_logging
+from domain.infra.ratelimit import RateLimiter
+from domain.infra.redis import RedisBreaker, create_redis
 from domain.infra.settings import Settings, get_settings
+from domain.orders.cache import OrderCache
 from domain.users.passwords import PasswordHasher
 from domain.users.tokens import TokenService
 
@@ -26,18 +30,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.app)
         engine = create_engine(settings.database)
+        redis = create_redis(settings.redis)
+        breaker = RedisBreaker(timeout_seconds=settings.redis.socket_timeout_seconds)
         hasher = PasswordHasher()
         app.state.orders = AppState(
             settings=settings,
             engine=engine,
             session_factory=create_session_factory(engine),
+            redis=redis,
             tokens=TokenService.from_settings(settings.auth),
             hasher=hasher,
+            order_cache=OrderCache(
+                redis,
+                breaker,
+                key_prefix=settings.redis.key_prefix,
+                ttl_seconds=settings.cache.ttl_seconds,
+            )
+            if settings.cache.enabled
+            else None,
+            limiter=RateLimiter(redis, breaker, key_prefix=settings.redis.key_prefix)
+            if settings.rate_limit.enabled
+            else None,
+            rate_limits=RateLimitRules.from_settings(settings),
         )
         try:
             yield
         finally:
             hasher.close()
+            await redis.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -53,8 +73,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=True,
         allow_methods=["GET", "POST", "PATCH", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-        expose_headers=["Location", "Link", "Retry-After", "X-Cache", "X-Request-ID"],
+        expose_headers=[
+            "Location",
+            "Link",
+            "Retry-After",
+            "X-Cache",
+            "X-Request-ID",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ],
     )
+    if settings.app.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.app.trusted_proxies)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     app.include_router(auth.router)

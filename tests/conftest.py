@@ -10,17 +10,26 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from api.main import create_app
-from domain.infra.settings import AuthSettings, DatabaseSettings, Settings
+from api.state import AppState
+from domain.infra.settings import (
+    AuthSettings,
+    DatabaseSettings,
+    RateLimitSettings,
+    RedisSettings,
+    Settings,
+)
+from tests.support.app import running_app
 from tests.support.databases import create_database, drop_database, run_alembic
 from tests.support.keys import write_key_pair
 
 BASE_DATABASE_URL = os.environ.get(
     "DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/orders"
 )
+BASE_REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +48,35 @@ async def database_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, key_dir: Path) -> Settings:
+async def redis_prefix() -> AsyncIterator[str]:
+    """This run's Redis key prefix; its keys are deleted at the end."""
+    prefix = f"orders-test-{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    client = Redis.from_url(BASE_REDIS_URL)
+    async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        await client.delete(key)
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, key_dir: Path, redis_prefix: str) -> Settings:
+    """Settings of the app under test. Rate limits are off here; their own tests switch them on."""
     return Settings(
         database=DatabaseSettings(url=database_url),
+        redis=RedisSettings(url=BASE_REDIS_URL, key_prefix=redis_prefix),
         auth=AuthSettings(
             jwt_private_key_path=key_dir / "jwt-private.pem",
             jwt_public_key_path=key_dir / "jwt-public.pem",
         ),
+        rate_limit=RateLimitSettings(enabled=False),
     )
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[Redis]:
+    client = Redis.from_url(BASE_REDIS_URL)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")
@@ -65,13 +95,21 @@ async def clean_db(db_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def client(settings: Settings, clean_db: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
-    ):
-        yield client
+async def app_and_client(
+    settings: Settings, clean_db: AsyncEngine
+) -> AsyncIterator[tuple[httpx.AsyncClient, AppState]]:
+    async with running_app(settings) as running:
+        yield running
+
+
+@pytest.fixture
+def client(app_and_client: tuple[httpx.AsyncClient, AppState]) -> httpx.AsyncClient:
+    return app_and_client[0]
+
+
+@pytest.fixture
+def app_state(app_and_client: tuple[httpx.AsyncClient, AppState]) -> AppState:
+    return app_and_client[1]
 
 
 class UserFactory:

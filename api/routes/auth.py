@@ -8,18 +8,19 @@ from fastapi import Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import State, UoW
+from api.ratelimit import limit_auth
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
 from domain.users import service
 from domain.users.schemas import AccessToken, UserCreate, UserOut
 
-router = SlashTolerantRouter(tags=["auth"])
+router = SlashTolerantRouter(tags=["auth"], dependencies=[Depends(limit_auth)])
 
 
 @router.post(
     "/register/",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
 )
 async def register(data: UserCreate, uow: UoW, state: State) -> UserOut:
     """Create an account. The email is unique whatever its letter case; passwords have 8+ characters."""
@@ -27,7 +28,7 @@ async def register(data: UserCreate, uow: UoW, state: State) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/token", responses=error_responses(401, 422))
+@router.post("/token", responses=error_responses(401, 422, 429))
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UoW, state: State
 ) -> AccessToken:

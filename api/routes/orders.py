@@ -5,17 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 
-from api.deps import CurrentUserId, UoW
+from api.deps import CurrentUserId, OrderCacheDep, UoW
+from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
 from domain.orders import service
 from domain.orders.schemas import OrderCreate, OrderOut, StatusUpdate
 
-router = SlashTolerantRouter(prefix="/orders", tags=["orders"])
+router = SlashTolerantRouter(
+    prefix="/orders", tags=["orders"], dependencies=[Depends(limit_per_user)]
+)
 
-_AUTH_ERRORS = (401, 422)
+_AUTH_ERRORS = (401, 422, 429)
 
 
 @router.post(
@@ -24,27 +27,49 @@ _AUTH_ERRORS = (401, 422)
     responses=error_responses(*_AUTH_ERRORS),
 )
 async def create_order(
-    data: OrderCreate, user_id: CurrentUserId, uow: UoW, response: Response
+    data: OrderCreate, user_id: CurrentUserId, uow: UoW, cache: OrderCacheDep, response: Response
 ) -> OrderOut:
     """Create a PENDING order. `total_price` is computed by the server (Σ quantity × price)."""
-    order = await service.create_order(uow=uow, user_id=user_id, data=data)
+    order = await service.create_order(uow=uow, cache=cache, user_id=user_id, data=data)
     response.headers["Location"] = f"/orders/{order.id}/"
     return order
 
 
-@router.get("/{order_id}/", responses=error_responses(*_AUTH_ERRORS, 404))
-async def get_order(order_id: uuid.UUID, user_id: CurrentUserId, uow: UoW) -> OrderOut:
-    """One of your orders. Unknown ids and other users' orders both answer 404."""
-    return await service.get_order(uow=uow, user_id=user_id, order_id=order_id)
+@router.get(
+    "/{order_id}/",
+    response_model=OrderOut,
+    responses={
+        **error_responses(*_AUTH_ERRORS, 404),
+        200: {"headers": {"X-Cache": {"description": "HIT when served from Redis, else MISS"}}},
+    },
+)
+async def get_order(
+    order_id: uuid.UUID, user_id: CurrentUserId, uow: UoW, cache: OrderCacheDep, response: Response
+) -> Response:
+    """One of your orders, from the Redis cache when possible (TTL 5 minutes, refreshed on change).
+
+    Unknown ids and other users' orders both answer 404.
+    """
+    read = await service.get_order(uow=uow, cache=cache, user_id=user_id, order_id=order_id)
+    # The cached bytes are the answer as they are: no parsing, no re-serialising.
+    return Response(
+        content=read.body,
+        media_type="application/json",
+        headers={**response.headers, "X-Cache": "HIT" if read.from_cache else "MISS"},
+    )
 
 
 @router.patch("/{order_id}/", responses=error_responses(*_AUTH_ERRORS, 404, 409))
 async def update_order_status(
-    order_id: uuid.UUID, data: StatusUpdate, user_id: CurrentUserId, uow: UoW
+    order_id: uuid.UUID,
+    data: StatusUpdate,
+    user_id: CurrentUserId,
+    uow: UoW,
+    cache: OrderCacheDep,
 ) -> OrderOut:
     """Change the status: PENDING → PAID | CANCELED, PAID → SHIPPED | CANCELED; others are 409."""
     return await service.update_status(
-        uow=uow, user_id=user_id, order_id=order_id, status=data.status
+        uow=uow, cache=cache, user_id=user_id, order_id=order_id, status=data.status
     )
 
 

@@ -40,8 +40,10 @@ class AppSettings(BaseSettings):
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
     )
     log_level: str = "INFO"
+    # Proxies whose X-Forwarded-For is believed (comma-separated IPs); empty trusts none.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    _split_origins = field_validator("cors_origins", mode="before")(_split_commas)
+    _split_lists = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_commas)
 
 
 class DatabaseSettings(BaseSettings):
@@ -68,6 +70,63 @@ class RabbitMQSettings(BaseSettings):
     model_config = _group("RABBITMQ_")
 
     url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Pause between reconnection attempts while RabbitMQ is unreachable.
+    reconnect_interval_seconds: float = Field(default=1.0, gt=0)
+    # Deliveries of one message before the quorum queue dead-letters it. A queue argument: publisher
+    # and consumer must agree, and changing it on an existing queue needs the queue re-created.
+    delivery_limit: int = Field(default=10, ge=1)
+
+
+class OutboxSettings(BaseSettings):
+    """The relay that moves committed outbox rows to RabbitMQ (runs inside the API process)."""
+
+    model_config = _group("OUTBOX_")
+
+    relay_enabled: bool = True
+    # Safety net behind the commit-time NOTIFY: pending rows are looked for at least this often.
+    sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    # Longest wait for the broker's confirm of one publish; past it the batch is retried later.
+    publish_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Published rows are deleted after this long (they are kept a while for audits and replays).
+    retention_hours: float = Field(default=168, gt=0)
+
+
+class TaskQueueSettings(BaseSettings):
+    """taskiq on Redis streams (REDIS_URL): the consumer enqueues, the worker executes."""
+
+    model_config = _group("TASKIQ_")
+
+    # The Redis stream; every deployment (and every test run) sharing a Redis needs its own.
+    stream: str = "orders:taskiq"
+    consumer_group: str = "orders-workers"
+    # A task held this long by a worker that stopped refreshing it (crashed) is taken over by another.
+    reclaim_idle_seconds: float = Field(default=10.0, gt=0)
+    # Deliveries of one task before it is moved aside to the "<stream>:dead" stream.
+    max_deliveries: int = Field(default=10, ge=1)
+
+
+class ConsumerSettings(BaseSettings):
+    model_config = _group("CONSUMER_")
+
+    # Unacknowledged messages one consumer holds at once (RabbitMQ prefetch).
+    prefetch_count: int = Field(default=100, ge=1, le=65_535)
+    # Longest wait for one enqueue on Redis; a failed enqueue is retried with backoff up to the cap.
+    enqueue_timeout_seconds: float = Field(default=5.0, gt=0)
+    retry_backoff_max_seconds: float = Field(default=5.0, gt=0)
+    # On SIGTERM: how long messages in hand may take to finish before the rest go back to the queue.
+    shutdown_grace_seconds: float = Field(default=5.0, gt=0)
+
+
+class WorkerSettings(BaseSettings):
+    model_config = _group("WORKER_")
+
+    # Tasks run at once by one worker process (threads; each task sleeps 2 s, so this is throughput).
+    concurrency: int = Field(default=100, ge=1, le=1000)
+    # PostgreSQL connections of one worker: a task holds one only for its short bookkeeping transaction.
+    db_pool_size: int = Field(default=5, ge=1)
+    # On SIGTERM: how long running tasks may take to finish; the unfinished are redelivered later.
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0)
 
 
 class AuthSettings(BaseSettings):
@@ -78,6 +137,16 @@ class AuthSettings(BaseSettings):
     jwt_issuer: str = "orders"
     jwt_audience: str = "orders-api"
     access_token_expire_minutes: int = Field(default=30, ge=1)
+
+
+class RateLimitSettings(BaseSettings):
+    model_config = _group("RATE_LIMIT_")
+
+    enabled: bool = True
+    # Per authenticated user, else per client IP; `limits` syntax, ";" separates several windows.
+    default: str = "100/minute"
+    # Per client IP, on /token and /register/.
+    auth: str = "10/minute"
 
 
 class CacheSettings(BaseSettings):
@@ -94,8 +163,13 @@ class Settings(BaseModel):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     rabbitmq: RabbitMQSettings = Field(default_factory=RabbitMQSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    taskiq: TaskQueueSettings = Field(default_factory=TaskQueueSettings)
+    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
 
 @lru_cache

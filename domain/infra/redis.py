@@ -1,0 +1,83 @@
+"""The Redis client every process shares, and the breaker that keeps a sick Redis off the hot path.
+
+Redis is an optimisation here (cache, rate limits): when it is down or slow, requests carry on without
+it. So the client never retries, every call is bounded by a short timeout, and after a few failures the
+breaker skips Redis entirely for a while instead of paying the timeout on every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from domain.infra.settings import RedisSettings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def create_redis(settings: RedisSettings, *, max_connections: int = 64) -> Redis:
+    return Redis.from_url(
+        settings.url,
+        socket_timeout=settings.socket_timeout_seconds,
+        socket_connect_timeout=settings.socket_timeout_seconds,
+        retry=Retry(NoBackoff(), 0),
+        max_connections=max_connections,
+    )
+
+
+class RedisBreaker:
+    """Closed → open after `failure_threshold` consecutive failures; after `cooldown_seconds` one
+    call is let through to probe, and the first success closes it again."""
+
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        failure_threshold: int = 3,
+        cooldown_seconds: float = 2.0,
+    ) -> None:
+        self._timeout = timeout_seconds
+        self._threshold = failure_threshold
+        self._cooldown = cooldown_seconds
+        self._failures = 0
+        self._open_until = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return self._failures >= self._threshold and time.monotonic() < self._open_until
+
+    async def call(self, operation: Callable[[], Awaitable[T]], *, fallback: T, what: str) -> T:
+        """`await operation()`, or `fallback` if Redis fails, is too slow, or the breaker is open."""
+        if self.is_open:
+            return fallback
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await operation()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._record_failure(exc, what)
+            return fallback
+        if self._failures:
+            logger.warning("redis is back; %s resumes", what)
+            self._failures = 0
+        return result
+
+    def _record_failure(self, exc: BaseException, what: str) -> None:
+        self._failures += 1
+        if self._failures == 1:
+            logger.warning("redis unavailable, skipping %s: %r", what, exc)
+        if self._failures >= self._threshold:
+            self._open_until = time.monotonic() + self._cooldown
+            if self._failures == self._threshold:
+                logger.warning(
+                    "redis failed %d times; skipped for %.1fs", self._failures, self._cooldown
+                )

@@ -1,0 +1,24 @@
+"""Run the real app in-process, over ASGI, with given settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from api.main import create_app
+from api.state import AppState
+from domain.infra.settings import Settings
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, AppState]]:
+    """A client for a freshly built app (its lifespan run), and the app's state."""
+    app: FastAPI = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client, app.state.orders
