@@ -8,23 +8,23 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from api.state import AppState
 from domain.infra.uow import UnitOfWork
 from domain.orders.cache import OrderCache
+from domain.services import Services
 from domain.users.errors import InvalidToken
 
 
-def get_state(request: Request) -> AppState:
-    state: AppState = request.app.state.orders
-    return state
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
-State = Annotated[AppState, Depends(get_state)]
+State = Annotated[Services, Depends(get_services)]
 
 
 async def get_uow(state: State) -> AsyncIterator[UnitOfWork]:
     """One transaction per request: committed when the route returns, before the response is sent."""
-    async with UnitOfWork(state.session_factory) as uow:
+    async with state.unit_of_work() as uow:
         yield uow
 
 

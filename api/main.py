@@ -12,15 +12,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
 from api.routes import auth, orders
-from api.state import AppState, RateLimitRules
-from domain.infra.db import create_engine, create_session_factory
 from domain.infra.logs import configure_logging
-from domain.infra.ratelimit import RateLimiter
-from domain.infra.redis import RedisBreaker, create_redis
 from domain.infra.settings import Settings, get_settings
-from domain.orders.cache import OrderCache
-from domain.users.passwords import PasswordHasher
-from domain.users.tokens import TokenService
+from domain.services import open_services
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,36 +23,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.app)
-        engine = create_engine(settings.database)
-        redis = create_redis(settings.redis)
-        breaker = RedisBreaker(timeout_seconds=settings.redis.socket_timeout_seconds)
-        hasher = PasswordHasher()
-        app.state.orders = AppState(
-            settings=settings,
-            engine=engine,
-            session_factory=create_session_factory(engine),
-            redis=redis,
-            tokens=TokenService.from_settings(settings.auth),
-            hasher=hasher,
-            order_cache=OrderCache(
-                redis,
-                breaker,
-                key_prefix=settings.redis.key_prefix,
-                ttl_seconds=settings.cache.ttl_seconds,
-            )
-            if settings.cache.enabled
-            else None,
-            limiter=RateLimiter(redis, breaker, key_prefix=settings.redis.key_prefix)
-            if settings.rate_limit.enabled
-            else None,
-            rate_limits=RateLimitRules.from_settings(settings),
-        )
-        try:
+        async with open_services(settings) as services:
+            app.state.services = services
             yield
-        finally:
-            hasher.close()
-            await redis.aclose()
-            await engine.dispose()
 
     app = FastAPI(
         title="Orders",

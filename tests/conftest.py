@@ -14,7 +14,6 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from api.state import AppState
 from domain.infra.settings import (
     AuthSettings,
     DatabaseSettings,
@@ -22,6 +21,7 @@ from domain.infra.settings import (
     RedisSettings,
     Settings,
 )
+from domain.services import Services
 from tests.support.app import running_app
 from tests.support.databases import create_database, drop_database, run_alembic
 from tests.support.keys import write_key_pair
@@ -97,18 +97,18 @@ async def clean_db(db_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def app_and_client(
     settings: Settings, clean_db: AsyncEngine
-) -> AsyncIterator[tuple[httpx.AsyncClient, AppState]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
     async with running_app(settings) as running:
         yield running
 
 
 @pytest.fixture
-def client(app_and_client: tuple[httpx.AsyncClient, AppState]) -> httpx.AsyncClient:
+def client(app_and_client: tuple[httpx.AsyncClient, Services]) -> httpx.AsyncClient:
     return app_and_client[0]
 
 
 @pytest.fixture
-def app_state(app_and_client: tuple[httpx.AsyncClient, AppState]) -> AppState:
+def app_state(app_and_client: tuple[httpx.AsyncClient, Services]) -> Services:
     return app_and_client[1]
 
 

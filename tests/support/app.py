@@ -9,16 +9,16 @@ import httpx
 from fastapi import FastAPI
 
 from api.main import create_app
-from api.state import AppState
 from domain.infra.settings import Settings
+from domain.services import Services
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, AppState]]:
+async def running_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
     """A client for a freshly built app (its lifespan run), and the app's state."""
     app: FastAPI = create_app(settings)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
     ):
-        yield client, app.state.orders
+        yield client, app.state.services

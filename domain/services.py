@@ -1,0 +1,91 @@
+"""What a process serving users (REST and GraphQL alike) builds once at startup, and closes at exit.
+
+Both interfaces read the same objects, so they share the pool, the cache, the rate-limit counters and
+the verified-token cache. Nothing here connects at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from domain.infra.db import create_engine, create_session_factory
+from domain.infra.ratelimit import RateLimiter, RateLimitRule
+from domain.infra.redis import RedisBreaker, create_redis
+from domain.infra.settings import Settings
+from domain.infra.uow import UnitOfWork
+from domain.orders.cache import OrderCache
+from domain.users.passwords import PasswordHasher
+from domain.users.tokens import TokenService
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitRules:
+    default: RateLimitRule
+    auth: RateLimitRule
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimitRules:
+        return cls(
+            default=RateLimitRule.parse("default", settings.rate_limit.default),
+            auth=RateLimitRule.parse("auth", settings.rate_limit.auth),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    redis: Redis
+    tokens: TokenService
+    hasher: PasswordHasher
+    order_cache: OrderCache | None
+    limiter: RateLimiter | None
+    rate_limits: RateLimitRules
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    engine = create_engine(settings.database)
+    redis = create_redis(settings.redis)
+    breaker = RedisBreaker(timeout_seconds=settings.redis.socket_timeout_seconds)
+    hasher = PasswordHasher()
+    cache = (
+        OrderCache(
+            redis,
+            breaker,
+            key_prefix=settings.redis.key_prefix,
+            ttl_seconds=settings.cache.ttl_seconds,
+        )
+        if settings.cache.enabled
+        else None
+    )
+    limiter = (
+        RateLimiter(redis, breaker, key_prefix=settings.redis.key_prefix)
+        if settings.rate_limit.enabled
+        else None
+    )
+    try:
+        yield Services(
+            settings=settings,
+            engine=engine,
+            session_factory=create_session_factory(engine),
+            redis=redis,
+            tokens=TokenService.from_settings(settings.auth),
+            hasher=hasher,
+            order_cache=cache,
+            limiter=limiter,
+            rate_limits=RateLimitRules.from_settings(settings),
+        )
+    finally:
+        hasher.close()
+        await redis.aclose()
+        await engine.dispose()
