@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from domain.infra.settings import (
     AuthSettings,
     DatabaseSettings,
+    OutboxSettings,
     RateLimitSettings,
     RedisSettings,
     Settings,
@@ -69,6 +70,8 @@ def settings(database_url: str, key_dir: Path, redis_prefix: str) -> Settings:
             jwt_public_key_path=key_dir / "jwt-public.pem",
         ),
         rate_limit=RateLimitSettings(enabled=False),
+        # In-process apps publish nothing; the pipeline tests run the relay in real processes.
+        outbox=OutboxSettings(relay_enabled=False),
     )
 
 
@@ -91,7 +94,9 @@ async def clean_db(db_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     """Tables emptied after the test (the app commits for real, so a rollback can't isolate)."""
     yield db_engine
     async with db_engine.begin() as connection:
-        await connection.execute(text("TRUNCATE users, orders RESTART IDENTITY CASCADE"))
+        await connection.execute(
+            text("TRUNCATE users, orders, outbox_events, processed_events RESTART IDENTITY CASCADE")
+        )
 
 
 @pytest.fixture

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData
+from sqlalchemy import create_engine as create_sync_engine_
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from domain.infra.settings import DatabaseSettings
 
@@ -55,3 +57,29 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: handlers shape their answer from objects after the commit.
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_sync_engine(settings: DatabaseSettings, *, pool_size: int) -> Engine:
+    """A blocking engine (psycopg) on the same database, for code that runs in worker threads."""
+    url = make_url(settings.url).set(drivername="postgresql+psycopg")
+    return create_sync_engine_(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=settings.timeout_seconds * 5,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": max(1, round(settings.timeout_seconds)),
+            "application_name": "orders-worker",
+            "options": "-c idle_in_transaction_session_timeout=60000",
+        },
+    )
+
+
+def create_sync_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def asyncpg_dsn(settings: DatabaseSettings) -> str:
+    """The plain libpq-style DSN asyncpg takes (the SQLAlchemy URL without its driver suffix)."""
+    return make_url(settings.url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -1,7 +1,8 @@
 """Every ORM model, imported in one place so that Alembic and the mappers see the whole schema."""
 
+from domain.events.models import OutboxEvent, ProcessedEvent
 from domain.infra.db import Base
 from domain.orders.models import Order
 from domain.users.models import User
 
-__all__ = ["Base", "Order", "User"]
+__all__ = ["Base", "Order", "OutboxEvent", "ProcessedEvent", "User"]

@@ -1,0 +1,1 @@
+"""Events between processes: the transactional outbox (publisher side) and processed-event records."""

@@ -1,0 +1,85 @@
+"""All SQL of the outbox (async, API side) and of processed events (sync, worker side)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from domain.events.models import OutboxEvent, ProcessedEvent
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, *, event_id: uuid.UUID, event_type: str, payload: dict[str, Any], created_at: datetime
+    ) -> None:
+        self._session.add(
+            OutboxEvent(id=event_id, event_type=event_type, payload=payload, created_at=created_at)
+        )
+        await self._session.flush()
+
+    async def claim_pending(self, *, limit: int) -> Sequence[OutboxEvent]:
+        """The oldest unpublished rows, locked until the transaction ends.
+
+        SKIP LOCKED: rows another relay (another API process) is publishing are passed over, so
+        several relays share the backlog instead of queueing behind each other's locks.
+        """
+        stmt = (
+            select(OutboxEvent)
+            .where(OutboxEvent.published_at.is_(None))
+            .order_by(OutboxEvent.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self._session.execute(stmt)).scalars().all()
+
+    async def mark_published(self, *, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        if event_ids:
+            await self._session.execute(
+                update(OutboxEvent).where(OutboxEvent.id.in_(event_ids)).values(published_at=at)
+            )
+
+    async def purge_published_before(self, *, before: datetime) -> int:
+        result = await self._session.execute(
+            delete(OutboxEvent).where(OutboxEvent.published_at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class ProcessedEventRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def exists(self, event_id: uuid.UUID) -> bool:
+        stmt = select(ProcessedEvent.event_id).where(ProcessedEvent.event_id == event_id)
+        return self._session.execute(stmt).first() is not None
+
+    def record(
+        self, *, event_id: uuid.UUID, event_type: str, started_at: datetime, processed_at: datetime
+    ) -> bool:
+        """Record the event as processed; False if it already was.
+
+        The insert takes the key's lock: a concurrent run of the same event waits here until this
+        transaction ends, then finds the row (and gives up) or, after a rollback, records it itself.
+        """
+        stmt = (
+            insert(ProcessedEvent)
+            .values(
+                event_id=event_id,
+                event_type=event_type,
+                started_at=started_at,
+                processed_at=processed_at,
+            )
+            .on_conflict_do_nothing(index_elements=[ProcessedEvent.event_id])
+            .returning(ProcessedEvent.event_id)
+        )
+        return self._session.execute(stmt).first() is not None
