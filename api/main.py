@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
 from api.routes import auth, orders
 from domain.infra.logs import configure_logging
+from domain.infra.outbox_relay import start_outbox_relay
 from domain.infra.settings import Settings, get_settings
 from domain.services import open_services
 
@@ -25,7 +26,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings.app)
         async with open_services(settings) as services:
             app.state.services = services
-            yield
+            # Publishes the outbox: each new order's event reaches RabbitMQ right after its commit.
+            relay = start_outbox_relay(settings, services.session_factory)
+            try:
+                yield
+            finally:
+                if relay is not None:
+                    await relay.stop()
 
     app = FastAPI(
         title="Orders",

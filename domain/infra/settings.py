@@ -126,7 +126,7 @@ class WorkerSettings(BaseSettings):
     # PostgreSQL connections of one worker: a task holds one only for its short bookkeeping transaction.
     db_pool_size: int = Field(default=5, ge=1)
     # On SIGTERM: how long running tasks may take to finish; the unfinished are redelivered later.
-    shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=8.0, gt=0)
 
 
 class AuthSettings(BaseSettings):

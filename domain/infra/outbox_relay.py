@@ -1,0 +1,240 @@
+"""The outbox relay: committed outbox rows → RabbitMQ, each marked published only once confirmed.
+
+Runs as a background task of the API process (started and stopped by its lifespan). It wakes:
+- right after a commit that inserted outbox rows: a trigger NOTIFYs `outbox_events`, which PostgreSQL
+  delivers on commit to every listening process, on a dedicated connection;
+- every `sweep_interval_seconds` anyway, which catches whatever a NOTIFY missed (relay restarting,
+  listening connection lost, broker down at the time).
+Each pass locks a batch of pending rows with SKIP LOCKED, publishes them (persistent, mandatory,
+confirmed, with a timeout), and marks the confirmed ones published in the same transaction. Several
+API processes each run a relay; they share the backlog and never publish a row at the same time.
+Delivery is at least once (a crash between the confirm and the commit republishes): consumers
+deduplicate by `message_id`, which is the event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractExchange, AbstractRobustConnection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.events.models import OutboxEvent
+from domain.events.repository import OutboxRepository
+from domain.infra import amqp
+from domain.infra.db import asyncpg_dsn, utcnow
+from domain.infra.settings import OutboxSettings, RabbitMQSettings, Settings
+
+logger = logging.getLogger(__name__)
+
+# The channel the outbox trigger (migration 2026_11_26_outbox) notifies on each insert.
+NOTIFY_CHANNEL = "outbox_events"
+PURGE_EVERY_SECONDS = 600.0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        listen_dsn: str,
+        outbox: OutboxSettings,
+        rabbitmq: RabbitMQSettings,
+    ) -> None:
+        self._session_factory = session_factory
+        self._listen_dsn = listen_dsn
+        self._outbox = outbox
+        self._rabbitmq = rabbitmq
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._failing = False
+        self._last_purge = 0.0
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._relay(), name="outbox-relay"),
+            asyncio.create_task(self._listen(), name="outbox-listen"),
+        ]
+
+    async def stop(self) -> None:
+        """Finish the pass in progress (bounded by the publish timeout), then close everything."""
+        self._stopping.set()
+        self._wake.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(
+            self._tasks, timeout=self._outbox.publish_timeout_seconds + 1
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- publishing -------------------------------------------------------------------------------
+
+    async def _relay(self) -> None:
+        connection = await amqp.connect(self._rabbitmq, stopping=self._stopping.is_set)
+        if connection is None:
+            return
+        try:
+            exchange = await self._declare(connection)
+            while exchange is not None and not self._stopping.is_set():
+                await self._wait_for_work()
+                try:
+                    await self._publish_pending(exchange)
+                    self._recovered()
+                except Exception as exc:  # any failure only delays the events: keep going
+                    self._failed(exc)
+                    await self._pause(self._rabbitmq.reconnect_interval_seconds)
+                await self._purge_if_due()
+        finally:
+            await connection.close()
+
+    async def _declare(self, connection: AbstractRobustConnection) -> AbstractExchange | None:
+        while not self._stopping.is_set():
+            try:
+                # on_return_raises: an unroutable mandatory message fails its publish, never vanishes.
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+                topology = await amqp.declare_topology(channel, self._rabbitmq)
+            except Exception as exc:  # retried until RabbitMQ accepts it
+                self._failed(exc)
+                await self._pause(self._rabbitmq.reconnect_interval_seconds)
+            else:
+                return topology.exchange
+        return None
+
+    async def _wait_for_work(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._outbox.sweep_interval_seconds)
+        self._wake.clear()
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _publish_pending(self, exchange: AbstractExchange) -> None:
+        """Publish batches until no pending row is left (or a publish fails, which raises)."""
+        while True:
+            async with self._session_factory() as session, session.begin():
+                repository = OutboxRepository(session)
+                rows = await repository.claim_pending(limit=self._outbox.batch_size)
+                if not rows:
+                    return
+                confirmed, errors = await self._publish(exchange, rows)
+                await repository.mark_published(event_ids=confirmed, at=utcnow())
+            logger.debug("outbox: published %d event(s)", len(confirmed))
+            if errors:
+                raise errors[0]
+            if len(rows) < self._outbox.batch_size:
+                return
+
+    async def _publish(
+        self, exchange: AbstractExchange, rows: Sequence[OutboxEvent]
+    ) -> tuple[list[uuid.UUID], list[BaseException]]:
+        # All at once: with publisher confirms the broker acknowledges a whole window together.
+        results = await asyncio.gather(
+            *(self._publish_one(exchange, row) for row in rows), return_exceptions=True
+        )
+        confirmed = [row.id for row, result in zip(rows, results, strict=True) if result is None]
+        errors = [result for result in results if isinstance(result, BaseException)]
+        return confirmed, errors
+
+    async def _publish_one(self, exchange: AbstractExchange, row: OutboxEvent) -> None:
+        correlation = row.payload.get("correlation_id")
+        message = aio_pika.Message(
+            body=json.dumps(row.payload, separators=(",", ":")).encode(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=str(row.id),
+            type=row.event_type,
+            correlation_id=str(correlation) if correlation else None,
+            timestamp=row.created_at,
+            app_id="orders",
+        )
+        await exchange.publish(
+            message,
+            routing_key=row.event_type,
+            mandatory=True,
+            timeout=self._outbox.publish_timeout_seconds,
+        )
+
+    async def _purge_if_due(self) -> None:
+        now = time.monotonic()
+        if now - self._last_purge < PURGE_EVERY_SECONDS:
+            return
+        self._last_purge = now
+        before = utcnow() - timedelta(hours=self._outbox.retention_hours)
+        try:
+            async with self._session_factory() as session, session.begin():
+                purged = await OutboxRepository(session).purge_published_before(before=before)
+        except SQLAlchemyError:
+            logger.warning("outbox: purge of old published events failed", exc_info=True)
+        else:
+            if purged:
+                logger.info("outbox: purged %d published event(s) older than %s", purged, before)
+
+    def _failed(self, exc: BaseException) -> None:
+        # One warning per outage, not one per second: the sweep retries on its own.
+        if not self._failing:
+            logger.warning("outbox: publishing paused, events stay pending: %r", exc)
+        self._failing = True
+
+    def _recovered(self) -> None:
+        if self._failing:
+            logger.info("outbox: publishing resumed")
+        self._failing = False
+
+    # --- commit-time wake-ups ---------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Hold a LISTEN connection; on every NOTIFY (and on every reconnection), wake the relay."""
+        while not self._stopping.is_set():
+            connection: asyncpg.Connection | None = None
+            try:
+                connection = await asyncpg.connect(self._listen_dsn, timeout=5)
+                lost = asyncio.Event()
+                connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+                await connection.add_listener(NOTIFY_CHANNEL, lambda *_args: self._wake.set())
+                self._wake.set()  # anything committed while we were not listening
+                stop = asyncio.create_task(self._stopping.wait())
+                dropped = asyncio.create_task(lost.wait())
+                await asyncio.wait({stop, dropped}, return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                dropped.cancel()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                logger.debug("outbox: LISTEN connection unavailable: %r", exc)
+                await self._pause(1.0)
+            finally:
+                if connection is not None and not connection.is_closed():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(connection.close(), 2)
+
+
+def start_outbox_relay(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> OutboxRelay | None:
+    """The relay of this process, started (None when OUTBOX_RELAY_ENABLED is false)."""
+    if not settings.outbox.relay_enabled:
+        return None
+    relay = OutboxRelay(
+        session_factory=session_factory,
+        listen_dsn=asyncpg_dsn(settings.database),
+        outbox=settings.outbox,
+        rabbitmq=settings.rabbitmq,
+    )
+    relay.start()
+    return relay

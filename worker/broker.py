@@ -1,0 +1,44 @@
+"""The worker's broker and its composition root (the WORKER_STARTUP event): nothing at import time.
+
+`create_broker` is a factory, so `taskiq worker worker.broker:create_broker` works too; the Procfile
+runs `python -m worker` (see worker/main.py for why).
+"""
+
+from __future__ import annotations
+
+from taskiq import TaskiqEvents, TaskiqState
+
+from domain.infra.db import create_sync_engine, create_sync_session_factory
+from domain.infra.logs import configure_logging
+from domain.infra.settings import Settings, get_settings
+from domain.infra.taskq import ReliableStreamBroker
+from domain.infra.taskq import create_broker as create_stream_broker
+from domain.orders.events import PROCESS_NEW_ORDER_TASK
+from worker.tasks import WorkerResources, process_new_order
+
+
+def create_broker(settings: Settings | None = None) -> ReliableStreamBroker:
+    settings = settings or get_settings()
+    broker = create_stream_broker(
+        redis_url=settings.redis.url,
+        settings=settings.taskiq,
+        # The listener, the heartbeat and the acknowledgements of finishing tasks.
+        max_connections=min(settings.worker.concurrency, 50) + 2,
+    )
+    broker.register_task(process_new_order, task_name=PROCESS_NEW_ORDER_TASK)
+
+    async def startup(state: TaskiqState) -> None:
+        configure_logging(settings.app)
+        engine = create_sync_engine(settings.database, pool_size=settings.worker.db_pool_size)
+        state.resources = WorkerResources(
+            engine=engine, sessions=create_sync_session_factory(engine)
+        )
+
+    async def shutdown(state: TaskiqState) -> None:
+        resources: WorkerResources | None = getattr(state, "resources", None)
+        if resources is not None:
+            resources.engine.dispose()
+
+    broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, startup)
+    broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, shutdown)
+    return broker
