@@ -1,0 +1,1 @@
+"""Load benchmark of the real stack (`make bench`); see README, "Benchmarks"."""

@@ -1,0 +1,520 @@
+"""`make bench`: load-test the real stack natively and report every figure against a same-run baseline.
+
+Starts a bare FastAPI app (B1) and then the API (with consumer and worker when the pipeline exists) on
+the production server settings, against the local PostgreSQL, Redis and RabbitMQ — on a throwaway
+database, Redis key prefix and RabbitMQ vhost, with rate limits off unless a scenario says otherwise.
+wrk (Debian) drives each scenario from its own process: warm-up, then a fixed measured duration at
+concurrency 64. Results: a Markdown table on stdout and in bench/results/, with a JSON twin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+
+from domain.orders.pagination import encode_cursor
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+SCENARIO_LUA = ROOT / "bench" / "wrk" / "scenario.lua"
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+WRK_THREADS = 2
+API_WORKERS = int(os.environ.get("BENCH_API_WORKERS", "2"))
+DEEP_ORDERS = int(os.environ.get("BENCH_DEEP_ORDERS", "100000"))
+PATCH_ORDERS = int(os.environ.get("BENCH_PATCH_ORDERS", "60000"))
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "bench-password-1"
+
+
+@dataclass
+class Result:
+    scenario: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+    wrk_cpu_percent: float
+    baseline: str = "B1"
+    ratio: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Run:
+    started_at: str
+    machine: str
+    settings: dict[str, object]
+    results: list[Result] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Process:
+    """A child process in its own session, stopped with SIGTERM (then SIGKILL) with its children."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self._log = log.open("wb")
+        self.popen = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self, grace: float = 10.0) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self._log.close()
+
+
+def wait_until_serving(url: str, process: Process, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            sys.exit(
+                f"{process.name} exited with {process.popen.returncode}; see its log in {RESULTS}"
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        time.sleep(0.2)
+    sys.exit(f"{process.name} did not start serving {url} in {timeout:.0f}s")
+
+
+def uvicorn(app: str, port: int, env: dict[str, str], name: str) -> Process:
+    argv = [
+        sys.executable, "-m", "uvicorn", "--factory", app,
+        "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(API_WORKERS), "--no-access-log", "--no-proxy-headers",
+        "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
+    ]  # fmt: skip
+    return Process(name, argv, env, RESULTS / f"{name}.log")
+
+
+def run_wrk(
+    url: str, mode: str, token: str = "", ids_file: Path | None = None, seconds: int = DURATION
+) -> dict[str, float]:
+    argv = [
+        "wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
+        "-s", str(SCENARIO_LUA), url, "--", mode, token, str(ids_file or ""), str(WRK_THREADS),
+    ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    match = re.search(r"^WRK_JSON (\{.*\})$", output, re.MULTILINE)
+    if match is None:
+        sys.exit(f"wrk printed no summary:\n{output}")
+    stats: dict[str, float] = json.loads(match.group(1))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    stats["wrk_cpu_percent"] = 100 * cpu / elapsed
+    return stats
+
+
+def measure(
+    name: str,
+    url: str,
+    mode: str,
+    token: str = "",
+    ids_file: Path | None = None,
+    warmup_ids: Path | None = None,
+) -> Result:
+    """Warm-up, then the measured run. `warmup_ids` keeps one-shot ids (PATCH) apart from the measured ones."""
+    run_wrk(url, mode, token, warmup_ids or ids_file, seconds=WARMUP)
+    stats = run_wrk(url, mode, token, ids_file)
+    result = Result(
+        scenario=name,
+        rps=stats["requests"] / (stats["duration_us"] / 1e6),
+        p50_ms=stats["p50_us"] / 1000,
+        p99_ms=stats["p99_us"] / 1000,
+        errors=int(stats["errors"]),
+        requests=int(stats["requests"]),
+        wrk_cpu_percent=round(stats["wrk_cpu_percent"], 1),
+    )
+    print(
+        f"  {name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, errors {result.errors}",
+        flush=True,
+    )
+    return result
+
+
+@contextlib.contextmanager
+def api_server(env: dict[str, str], name: str) -> Iterator[str]:
+    port = free_port()
+    process = uvicorn("api.main:create_app", port, env, name)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(f"{base}/openapi.json", process)
+        yield base
+    finally:
+        process.stop()
+
+
+def login(base: str, email: str) -> tuple[int, str]:
+    with httpx.Client(base_url=base, timeout=10) as client:
+        user = client.post("/register/", json={"email": email, "password": PASSWORD})
+        user.raise_for_status()
+        token = client.post("/token", data={"username": email, "password": PASSWORD})
+        token.raise_for_status()
+        return int(user.json()["id"]), str(token.json()["access_token"])
+
+
+async def seed_orders(dsn: str, user_id: int, count: int) -> None:
+    """Bulk orders for one user, spread one second apart, newest last (bench data, not app code)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(
+            """
+            INSERT INTO orders (id, user_id, items, total_price, status, created_at, updated_at, version)
+            SELECT gen_random_uuid(), $1,
+                   '[{"product_id": "sku-1", "name": "Mug", "quantity": 2, "price": "5.50"}]'::jsonb,
+                   11.00, 'PENDING', ts, ts, 1
+            FROM (SELECT now() - make_interval(secs => $2 - g) AS ts FROM generate_series(1, $2) g) s
+            """,
+            user_id,
+            count,
+        )
+    finally:
+        await connection.close()
+
+
+async def order_ids(dsn: str, user_id: int, limit: int) -> list[str]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT id FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+            user_id,
+            limit,
+        )
+    finally:
+        await connection.close()
+    return [str(row["id"]) for row in rows]
+
+
+async def cursor_at(dsn: str, user_id: int, offset: int) -> str:
+    connection = await asyncpg.connect(dsn)
+    try:
+        row = await connection.fetchrow(
+            "SELECT created_at, id FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1",
+            user_id,
+            offset,
+        )
+    finally:
+        await connection.close()
+    assert row is not None
+    return encode_cursor((row["created_at"], row["id"]))
+
+
+def write_ids(name: str, ids: list[str]) -> Path:
+    path = RESULTS / f"{name}.ids"
+    path.write_text("\n".join(ids) + "\n")
+    return path
+
+
+def login_latency(base: str, email: str, samples: int = 20) -> float:
+    """Median seconds of one /token call (one Argon2id check), measured one at a time."""
+    timings = []
+    with httpx.Client(base_url=base, timeout=10) as client:
+        for _ in range(samples):
+            started = time.perf_counter()
+            client.post("/token", data={"username": email, "password": PASSWORD}).raise_for_status()
+            timings.append(time.perf_counter() - started)
+    timings.sort()
+    return timings[len(timings) // 2]
+
+
+class LoginTrickle:
+    """Logs in `per_second` times a second in the background, as real users would."""
+
+    def __init__(self, base: str, email: str, per_second: float) -> None:
+        self._base, self._email, self._interval = base, email, 1 / per_second
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self._base, timeout=10) as client:
+            while not self._stop.wait(self._interval):
+                client.post("/token", data={"username": self._email, "password": PASSWORD})
+
+    def __enter__(self) -> LoginTrickle:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def redis_benchmark() -> float:
+    output = subprocess.run(
+        ["redis-benchmark", "-t", "get", "-n", "200000", "-c", str(CONNECTIONS), "-q"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    match = re.search(r"GET: ([\d.]+) requests per second", output.replace("\r", "\n"))
+    return float(match.group(1)) if match else float("nan")
+
+
+def pgbench(database: str) -> float:
+    base = ["-h", "127.0.0.1", "-U", "postgres"]
+    subprocess.run(
+        ["pgbench", *base, "-i", "-s", "1", "-q", database], capture_output=True, check=True
+    )
+    output = subprocess.run(
+        ["pgbench", *base, "-S", "-c", str(CONNECTIONS), "-j", "2", "-T", str(DURATION), database],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    match = re.search(r"tps = ([\d.]+)", output)
+    return float(match.group(1)) if match else float("nan")
+
+
+def markdown(run: Run) -> str:
+    lines = [
+        f"# Benchmark {run.started_at}",
+        "",
+        f"{run.machine}; wrk -t{WRK_THREADS} -c{CONNECTIONS}, {WARMUP}s warm-up + {DURATION}s per scenario; "
+        f"uvicorn --workers {API_WORKERS} (uvloop, httptools).",
+        "",
+        "| scenario | req/s | p50 ms | p99 ms | errors | ratio | wrk CPU % | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in run.results:
+        ratio = f"{r.ratio:.2f} × {r.baseline}" if r.ratio is not None else ""
+        lines.append(
+            f"| {r.scenario} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {ratio} "
+            f"| {r.wrk_cpu_percent:.0f} | {r.note} |"
+        )
+    lines += ["", *(f"- {key}: {value}" for key, value in run.extra.items())]
+    return "\n".join(lines) + "\n"
+
+
+async def create_database(name: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def drop_database(name: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def delete_redis_keys(prefix: str) -> None:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+def main() -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    database, pg_database = f"orders_bench_{tag}", f"orders_pgbench_{tag}"
+    dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://"),
+        "REDIS_KEY_PREFIX": f"orders-bench-{tag}:",
+        "RATE_LIMIT_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_POOL_SIZE": "20",
+    }
+    run = Run(
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        machine=f"{os.cpu_count()} cores, {os.uname().sysname} {os.uname().machine}",
+        settings={
+            "duration_s": DURATION,
+            "warmup_s": WARMUP,
+            "connections": CONNECTIONS,
+            "api_workers": API_WORKERS,
+        },
+    )
+    asyncio.run(create_database(database))
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        print("B1: bare FastAPI app", flush=True)
+        port = free_port()
+        bare = uvicorn("bench.bare_app:create_app", port, env, "bare")
+        try:
+            wait_until_serving(f"http://127.0.0.1:{port}/bare", bare)
+            b1 = measure("B1 bare FastAPI route", f"http://127.0.0.1:{port}/bare", "plain")
+        finally:
+            bare.stop()
+        b1.ratio = 1.0
+        run.results.append(b1)
+
+        def versus(result: Result, baseline: Result, label: str = "B1") -> Result:
+            result.ratio, result.baseline = result.rps / baseline.rps, label
+            run.results.append(result)
+            return result
+
+        with api_server(env, "api") as base:
+            reader_id, reader_token = login(base, f"reader-{tag}@example.com")
+            deep_id, deep_token = login(base, f"deep-{tag}@example.com")
+            patcher_id, patcher_token = login(base, f"patcher-{tag}@example.com")
+            _, writer_token = login(base, f"writer-{tag}@example.com")
+            asyncio.run(seed_orders(dsn, reader_id, 1000))
+            asyncio.run(seed_orders(dsn, deep_id, DEEP_ORDERS))
+            asyncio.run(seed_orders(dsn, patcher_id, PATCH_ORDERS))
+            reader_ids = write_ids("reader", asyncio.run(order_ids(dsn, reader_id, 1000)))
+            pending = asyncio.run(order_ids(dsn, patcher_id, PATCH_ORDERS))
+            patch_ids, patch_warmup_ids = (
+                write_ids("patch", pending[::2]),
+                write_ids("patch-warmup", pending[1::2]),
+            )
+            deep_cursor = asyncio.run(cursor_at(dsn, deep_id, 1000 * 50 - 1))
+
+            print("API scenarios", flush=True)
+            cached = versus(
+                measure("1. GET /orders/{id}/ cached", base, "get-order", reader_token, reader_ids),
+                b1,
+            )
+            with LoginTrickle(base, f"reader-{tag}@example.com", per_second=5):
+                trickle = versus(
+                    measure(
+                        "1b. cached GET + 5 logins/s", base, "get-order", reader_token, reader_ids
+                    ),
+                    b1,
+                )
+            trickle.note = f"p99 {trickle.p99_ms / cached.p99_ms:.2f}× the cached GET's"
+            versus(measure("3. POST /orders/", base, "post-order", writer_token), b1)
+            versus(
+                measure(
+                    "4. PATCH /orders/{id}/ (PENDING→PAID)",
+                    base,
+                    "patch-order",
+                    patcher_token,
+                    patch_ids,
+                    patch_warmup_ids,
+                ),
+                b1,
+            )
+            first = versus(
+                measure(
+                    "5a. list, first page (limit 50)",
+                    f"{base}/orders/user/{deep_id}/?limit=50",
+                    "plain",
+                    deep_token,
+                ),
+                b1,
+            )
+            deep = versus(
+                measure(
+                    "5b. list, page 1,000 deep",
+                    f"{base}/orders/user/{deep_id}/?limit=50&cursor={deep_cursor}",
+                    "plain",
+                    deep_token,
+                ),
+                b1,
+            )
+            deep.note = f"p99 {deep.p99_ms / first.p99_ms:.2f}× the first page's"
+            graphql_ok = (
+                httpx.post(
+                    f"{base}/graphql", json={"query": "{ __typename }"}, timeout=5
+                ).status_code
+                == 200
+            )
+            if graphql_ok:
+                versus(
+                    measure(
+                        "6. GraphQL order(id) cached",
+                        f"{base}/graphql",
+                        "graphql-order",
+                        reader_token,
+                        reader_ids,
+                    ),
+                    b1,
+                )
+            run.extra["/token median (one Argon2id check, sequential)"] = (
+                f"{1000 * login_latency(base, f'reader-{tag}@example.com'):.1f} ms"
+            )
+
+        with api_server({**env, "ORDER_CACHE_ENABLED": "false"}, "api-nocache") as base:
+            uncached = measure(
+                "2. GET /orders/{id}/ uncached", base, "get-order", reader_token, reader_ids
+            )
+            versus(uncached, cached, "cached GET")
+
+        with api_server(
+            {**env, "RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_DEFAULT": "1000000000/minute"},
+            "api-limited",
+        ) as base:
+            versus(
+                measure(
+                    "1c. cached GET, rate limiting on", base, "get-order", reader_token, reader_ids
+                ),
+                b1,
+            )
+
+        print("servers", flush=True)
+        run.extra["redis-benchmark -t get (c=64)"] = f"{redis_benchmark():,.0f} req/s"
+        asyncio.run(create_database(pg_database))
+        try:
+            run.extra["pgbench -S (c=64, scale 1)"] = f"{pgbench(pg_database):,.0f} tps"
+        finally:
+            asyncio.run(drop_database(pg_database))
+    finally:
+        asyncio.run(drop_database(database))
+        asyncio.run(delete_redis_keys(f"orders-bench-{tag}:"))
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    table = markdown(run)
+    (RESULTS / f"bench-{stamp}.md").write_text(table)
+    (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(asdict(run), indent=2))
+    print()
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
