@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.docs import install_docs
 from api.errors import install_error_handlers
-from api.middleware import RequestIdMiddleware
+from api.middleware import EdgeMiddleware
 from api.routes import auth, orders
 from domain.infra.logs import configure_logging
 from domain.infra.outbox_relay import start_outbox_relay
@@ -41,7 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         redirect_slashes=False,
     )
+        docs_url=None,
+        redoc_url=None,
     app.add_middleware(
+    install_docs(app)
         CORSMiddleware,
         allow_origins=settings.app.cors_origins,
         allow_credentials=True,
@@ -60,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.app.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.app.trusted_proxies)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.app.max_body_bytes)
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(orders.router)

@@ -2,32 +2,90 @@
 
 from __future__ import annotations
 
+import json
+
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.infra.correlation import accept_or_new, correlation_id
 
+# On every answer. A page that needs more (Swagger UI, GraphiQL) sets its own Content-Security-Policy,
+# which is then left alone; JSON answers get the strictest one.
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_DEFAULT_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 
-class RequestIdMiddleware:
-    """Takes `X-Request-ID` from the request (or makes one), exposes it to the domain, returns it."""
 
-    def __init__(self, app: ASGIApp) -> None:
+_TOO_LARGE = "Request body too large"
+
+
+class EdgeMiddleware:
+    """Request id, body size limit and security headers, in one pass over each request.
+
+    The request id is taken from `X-Request-ID` when it is sane (or made), held in the correlation
+    context variable for the domain (it travels into the `new_order` event), and returned.
+    A body over `max_body_bytes` is refused with 413: at once when its Content-Length says so, or as
+    soon as a streamed body crosses the limit.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        incoming, length = None, None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value
+            elif name == b"content-length":
+                length = value
         request_id = accept_or_new(incoming.decode("latin-1") if incoming else None)
-        header = (b"x-request-id", request_id.encode())
+        added = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                    headers.append(_DEFAULT_CSP)
+                message["headers"] = headers + added
             await send(message)
+
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            await _reply_too_large(send_with_headers)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise HTTPException(413, _TOO_LARGE)
+            return message
 
         token = correlation_id.set(request_id)
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_within_limit, send_with_headers)
         finally:
             correlation_id.reset(token)
+
+
+async def _reply_too_large(send: Send) -> None:
+    body = json.dumps({"detail": _TOO_LARGE}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

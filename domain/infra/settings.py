@@ -40,6 +40,8 @@ class AppSettings(BaseSettings):
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
     )
     log_level: str = "INFO"
+    # Request bodies larger than this are refused with 413 before they are read.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs); empty trusts none.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
