@@ -12,7 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import EdgeMiddleware
-from api.routes import auth, orders
+from api.routes import auth, health, orders
 from domain.infra.logs import configure_logging
 from domain.infra.outbox_relay import start_outbox_relay
 from domain.infra.settings import Settings, get_settings
@@ -67,5 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.app.max_body_bytes)
     install_error_handlers(app)
     app.include_router(auth.router)
+    app.include_router(health.router)
     app.include_router(orders.router)
     return app
