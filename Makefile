@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := uv
 PORT ?= 8000
 
-.PHONY: help install keys db migrate run lint test check-uv
+.PHONY: help install keys db migrate run lint test bench check-uv schema graphiql
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ db: install  ## create the database named in DATABASE_URL if missing
 migrate: db  ## apply migrations (alembic upgrade head)
 	$(UV) run alembic upgrade head
 
-run: install keys migrate  ## run the service natively: every process in the Procfile, on $PORT
+run: install keys db  ## run the service natively: every Procfile process (the api migrates first), on $PORT
 	$(UV) run honcho start --port $(PORT)
 
 lint: install  ## formatting, lint, types, import layers
@@ -40,3 +40,13 @@ lint: install  ## formatting, lint, types, import layers
 
 test: lint  ## every check, then every test against the local servers
 	$(UV) run pytest
+
+bench: install  ## load benchmark of the real stack against a same-run baseline (needs wrk)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(UV) run python -m bench.run
+
+schema: install  ## write the GraphQL schema (SDL) to graph/schema.graphql; a test checks it is current
+	$(UV) run python -m graph.export_schema
+
+graphiql:  ## re-fetch the playground's pinned GraphiQL and React from npm into graph/static/vendor
+	scripts/vendor-graphiql.sh

@@ -1,14 +1,59 @@
-"""Logging setup shared by every process."""
+"""Logging setup shared by every process: JSON lines in containers, readable lines in a terminal.
+
+Every record carries the correlation id of the unit of work it belongs to (the HTTP request's
+`X-Request-ID`, carried through the `new_order` event into the consumer and the task), so one id
+follows an order from the request to the worker's line.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
+from datetime import UTC, datetime
 
-from domain.infra.settings import AppSettings
+from domain.infra.correlation import correlation_id
+from domain.infra.settings import AppSettings, LogFormat
+
+
+class _CorrelationFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation_id = correlation_id.get() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "correlation_id": getattr(record, "correlation_id", "-"),
+            "process": record.process,
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
+
+
+class _OrdersHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Ours, so that configuring again replaces it instead of adding a second one."""
 
 
 def configure_logging(settings: AppSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    """Idempotent: a second call (tests, several apps in one process) replaces the first handler."""
+    handler = _OrdersHandler(sys.stderr)
+    handler.addFilter(_CorrelationFilter())
+    json_lines = settings.log_format is LogFormat.JSON or (
+        settings.log_format is LogFormat.AUTO and not sys.stderr.isatty()
     )
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(_TEXT_FORMAT))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _OrdersHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())

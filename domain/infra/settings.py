@@ -11,9 +11,10 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -32,6 +33,12 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    AUTO = "auto"  # JSON lines unless stderr is a terminal
+    JSON = "json"
+    TEXT = "text"
+
+
 class AppSettings(BaseSettings):
     model_config = _group("")
 
@@ -40,6 +47,7 @@ class AppSettings(BaseSettings):
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
     )
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.AUTO
     # Request bodies larger than this are refused with 413 before they are read.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs); empty trusts none.
@@ -158,6 +166,23 @@ class CacheSettings(BaseSettings):
     ttl_seconds: int = Field(default=300, ge=1)
 
 
+class GraphQLSettings(BaseSettings):
+    """The GraphQL endpoint (/graphql): its abuse limits and its developer tools."""
+
+    model_config = _group("GRAPHQL_")
+
+    # Schema introspection (the playground's docs and autocompletion); production may switch it off.
+    introspection: bool = True
+    # The GraphiQL playground on GET /graphql, served from the app's own pinned copies (no CDN).
+    playground: bool = True
+    # Deepest nesting of fields one operation may select (introspection fields are not counted).
+    max_depth: int = Field(default=10, ge=1)
+    # Aliased fields per operation: aliases let one request run a field many times.
+    max_aliases: int = Field(default=15, ge=0)
+    # Tokens per document; bounds the parser's work before anything else runs.
+    max_tokens: int = Field(default=2000, ge=1)
+
+
 class Settings(BaseModel):
     """The root: one attribute per group. Build it with `get_settings()`; tests pass groups explicitly."""
 
@@ -172,6 +197,35 @@ class Settings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
+
+    @model_validator(mode="after")
+    def _safe_for_production(self) -> Self:
+        """In production, refuse to start on settings that are only fit for a laptop."""
+        if self.app.environment is not Environment.PRODUCTION:
+            return self
+        problems = [
+            f"{name} uses a default or empty password"
+            for name, url in (("DATABASE_URL", self.database.url), ("RABBITMQ_URL", self.rabbitmq.url))
+            if urlsplit(url).password in _WEAK_PASSWORDS
+        ]
+        if "*" in self.app.cors_origins:
+            problems.append("CORS_ORIGINS must list origins, not *")
+        problems += [
+            f"{name} {path} does not exist"
+            for name, path in (
+                ("JWT_PRIVATE_KEY_PATH", self.auth.jwt_private_key_path),
+                ("JWT_PUBLIC_KEY_PATH", self.auth.jwt_public_key_path),
+            )
+            if not path.is_file()
+        ]
+        if problems:
+            msg = "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)
+            raise ValueError(msg)
+        return self
+
+
+_WEAK_PASSWORDS = {None, "", "guest", "postgres", "password", "change-me", "changeme", "secret", "orders"}
 
 
 @lru_cache

@@ -1,0 +1,34 @@
+# One image for the api, consumer and worker processes; docker-compose.yml picks the command.
+# Build stage: uv installs the locked runtime dependencies (no dev tools) into /opt/venv.
+FROM python:3.11-slim AS build
+ENV UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON_PREFERENCE=only-system \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PROJECT_ENVIRONMENT=/opt/venv
+RUN pip install --no-cache-dir "uv==0.13.9"
+WORKDIR /src
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
+
+# Runtime stage: the venv and the source, nothing else (no uv, no compilers, no secrets).
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin orders
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=root:root alembic.ini Procfile ./
+COPY --chown=root:root api ./api
+COPY --chown=root:root graph ./graph
+COPY --chown=root:root domain ./domain
+COPY --chown=root:root consumer ./consumer
+COPY --chown=root:root worker ./worker
+COPY --chown=root:root migrations ./migrations
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    LOG_FORMAT=json
+USER orders
+EXPOSE 8000
+CMD ["sh", "-c", "alembic upgrade head && exec uvicorn --factory api.main:create_app --host ${HOST:-127.0.0.1} --port ${PORT:-8000} --no-proxy-headers"]

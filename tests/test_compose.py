@@ -1,0 +1,150 @@
+"""docker-compose.yml and the Dockerfile, checked statically (no Docker engine runs here).
+
+Containers must run exactly what the native run runs (the Procfile), every server must report its
+health, and every setting the app reads must be set or defaulted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from domain.infra.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_SERVICES = {"api", "consumer", "worker"}
+SERVERS = {"postgres", "redis", "rabbitmq", "pgadmin", "redisinsight"}
+PUBLISHED = {
+    "api": ["8000:8000"],
+    "rabbitmq": ["15672:15672"],
+    "pgadmin": ["5050:80"],
+    "redisinsight": ["5540:5540"],
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+def test_every_service_is_there(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == APP_SERVICES | SERVERS
+
+
+def test_app_containers_run_the_procfile_commands(compose: dict[str, Any]) -> None:
+    for name, line in procfile().items():
+        command = compose["services"][name]["command"]
+        assert command[:2] == ["sh", "-c"], name
+        # `$$` is compose's escape for a `$` left to the container's shell.
+        assert command[2].replace("$$", "$") == line, name
+
+
+def test_the_image_defaults_to_the_api_command() -> None:
+    cmd = re.search(r"^CMD (.+)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert cmd is not None
+    assert yaml.safe_load(cmd.group(1)) == ["sh", "-c", procfile()["api"]]
+
+
+def test_api_migrates_before_serving(compose: dict[str, Any]) -> None:
+    assert procfile()["api"].startswith("alembic upgrade head && exec uvicorn ")
+
+
+def test_every_service_has_a_healthcheck_and_waits_for_healthy_dependencies(
+    compose: dict[str, Any],
+) -> None:
+    for name, service in compose["services"].items():
+        assert service["healthcheck"]["test"], name
+        for dependency, condition in service.get("depends_on", {}).items():
+            assert condition == {"condition": "service_healthy"}, (name, dependency)
+    for name in APP_SERVICES:
+        assert set(compose["services"][name]["depends_on"]) == {"postgres", "redis", "rabbitmq"}
+
+
+def test_only_the_documented_ports_are_published_and_workers_scale(compose: dict[str, Any]) -> None:
+    published = {name: s["ports"] for name, s in compose["services"].items() if "ports" in s}
+    assert published == PUBLISHED
+    for name in ("consumer", "worker"):
+        assert "container_name" not in compose["services"][name]
+
+
+def test_data_lives_in_named_volumes_and_keys_are_mounted_read_only(
+    compose: dict[str, Any],
+) -> None:
+    for name in SERVERS:
+        mounts = compose["services"][name]["volumes"]
+        assert all(mount.split(":")[0] in compose["volumes"] for mount in mounts), name
+    for name in APP_SERVICES:
+        assert "./.secret_key:/app/.secret_key:ro" in compose["services"][name]["volumes"]
+
+
+def _env_names() -> set[str]:
+    """Every environment variable the app reads: each settings group's prefix + field name."""
+    names = set()
+    for group in Settings.model_fields.values():
+        settings_class = group.annotation
+        assert isinstance(settings_class, type)
+        prefix = settings_class.model_config.get("env_prefix", "")
+        names |= {f"{prefix}{field}".upper() for field in settings_class.model_fields}
+    return names
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    documented = set(
+        re.findall(r"^([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    )
+
+    assert _env_names() - documented == set()
+
+
+def test_app_settings_point_at_the_compose_servers(compose: dict[str, Any]) -> None:
+    environment = compose["services"]["api"]["environment"]
+    assert "@postgres:5432/" in environment["DATABASE_URL"]
+    assert environment["REDIS_URL"].startswith("redis://redis:6379/")
+    assert "@rabbitmq:5672/" in environment["RABBITMQ_URL"]
+    for name in APP_SERVICES:
+        assert compose["services"][name]["env_file"] == ".env"
+
+
+def test_the_image_runs_as_a_non_root_user_without_dev_tools() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "uv sync --frozen --no-dev" in dockerfile
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert ignored[0] == "*" or "*" in ignored
+    assert not any(line.startswith("!.secret_key") or line.startswith("!.env") for line in ignored)
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose (Debian) not installed"
+)
+def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path)
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    result = subprocess.run(
+        [
+            "docker-compose",
+            "--project-directory",
+            str(tmp_path),
+            "-f",
+            str(tmp_path / "docker-compose.yml"),
+            "config",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
