@@ -8,6 +8,7 @@ import logging
 
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
+from taskiq.exceptions import SendTaskError
 from taskiq.kicker import AsyncKicker
 
 from domain.infra.correlation import correlation_id
@@ -84,13 +85,13 @@ class NewOrderHandler:
             try:
                 async with asyncio.timeout(self._settings.enqueue_timeout_seconds):
                     await kicker.kiq(event.model_dump(mode="json"))
-            except (*REDIS_ERRORS, TimeoutError) as exc:
+            except (SendTaskError, *REDIS_ERRORS, TimeoutError) as exc:
                 failures += 1
                 if failures == 1 or failures % 20 == 0:
                     logger.warning(
                         "order %s: enqueue failed (%r), attempt %d; retrying",
                         event.order_id,
-                        exc,
+                        exc.__cause__ or exc,
                         failures,
                     )
                 if self._stopping.is_set():

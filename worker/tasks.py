@@ -52,7 +52,8 @@ def process_new_order(event: dict[str, Any], context: Annotated[Context, TaskiqD
         event_type=NEW_ORDER,
         started_at=started_at,
         work=lambda: time.sleep(WORK_SECONDS),
-        finish=lambda: print(f"Order {new_order.order_id} processed", flush=True),
+        # One write for the whole line: a log line from another thread cannot land inside it.
+        finish=lambda: print(f"Order {new_order.order_id} processed\n", end="", flush=True),
     )
     if done:
         logger.info(

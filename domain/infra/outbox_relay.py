@@ -114,6 +114,7 @@ class OutboxRelay:
                 self._failed(exc)
                 await self._pause(self._rabbitmq.reconnect_interval_seconds)
             else:
+                logger.info("outbox: relay connected to RabbitMQ")
                 return topology.exchange
         return None
 
