@@ -17,6 +17,7 @@ from aio_pika.abc import AbstractQueue, AbstractRobustConnection, ConsumerTag
 
 from consumer.handler import NewOrderHandler
 from domain.infra import amqp
+from domain.infra.heartbeat import beat_forever
 from domain.infra.logs import configure_logging
 from domain.infra.settings import Settings, get_settings
 from domain.infra.taskq import create_broker
@@ -40,9 +41,15 @@ async def consume(settings: Settings) -> None:
     connection = await amqp.connect(settings.rabbitmq, stopping=stopping.is_set)
     try:
         subscription = await _subscribe(connection, settings, handler, stopping)
-        if subscription is not None:
+        if subscription is not None and connection is not None:
             queue, consumer_tag = subscription
+            # Liveness for the container healthcheck: fresh while connected to RabbitMQ.
+            live = connection
+            heartbeat = asyncio.create_task(
+                beat_forever("consumer", lambda: live.connected.is_set())
+            )
             await stopping.wait()
+            heartbeat.cancel()
             logger.info("stopping: no new messages")
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(queue.cancel(consumer_tag), 2)

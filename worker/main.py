@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
+from domain.infra.heartbeat import beat_forever
 from domain.infra.logs import configure_logging
 from domain.infra.settings import Settings, get_settings
 from domain.infra.taskq import ReliableStreamBroker
@@ -47,9 +48,12 @@ async def serve(broker: ReliableStreamBroker, settings: Settings) -> None:
         wait_tasks_timeout=settings.worker.shutdown_grace_seconds,
     )
     logger.info("worker %s: %d concurrent tasks", broker.consumer_name, concurrency)
+    # Liveness for the container healthcheck: fresh while the listener reaches Redis.
+    heartbeat = asyncio.create_task(beat_forever("worker", lambda: broker.redis_reachable))
     try:
         await receiver.listen(stop)
     finally:
+        heartbeat.cancel()
         try:
             await asyncio.wait_for(broker.shutdown(), 5)
         finally:

@@ -71,6 +71,8 @@ class ReliableStreamBroker(RedisStreamBroker):
         self._in_hand: dict[bytes, str] = {}
         self._failed_tasks: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
+        # False while the listener cannot reach Redis: the worker's liveness heartbeat stops.
+        self.redis_reachable = True
         self.add_middlewares(_LeaveFailedTasksPending(self))
 
     async def startup(self) -> None:
@@ -129,8 +131,10 @@ class ReliableStreamBroker(RedisStreamBroker):
                         count=self.count,
                     )
                     failures = 0
+                    self.redis_reachable = True
                 except REDIS_ERRORS as exc:
                     failures += 1
+                    self.redis_reachable = False
                     if failures == 1:
                         logger.warning("taskiq: Redis unavailable, retrying: %r", exc)
                     await asyncio.sleep(min(5.0, 0.2 * 2**failures))

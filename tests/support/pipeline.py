@@ -69,6 +69,7 @@ def pipeline_env(
         "RATE_LIMIT_ENABLED": "false",
         "OUTBOX_RELAY_ENABLED": "true",
         "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "text",
     }
 
 
