@@ -49,4 +49,4 @@ schema: install  ## write the GraphQL schema (SDL) to graph/schema.graphql; a te
 	$(UV) run python -m graph.export_schema
 
 graphiql:  ## re-fetch the playground's pinned GraphiQL and React from npm into graph/static/vendor
-	scripts/vendor-graphiql.sh
+	scripts/vendor-npm.sh graph/vendor.txt

@@ -17,6 +17,7 @@ from domain.infra.logs import configure_logging
 from domain.infra.outbox_relay import start_outbox_relay
 from domain.infra.settings import Settings, get_settings
 from domain.services import open_services
+from graph.app import mount_graphql
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,11 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         redirect_slashes=False,
-    )
         docs_url=None,
         redoc_url=None,
-    app.add_middleware(
+    )
     install_docs(app)
+    app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.app.cors_origins,
         allow_credentials=True,
@@ -66,7 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.app.trusted_proxies)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.app.max_body_bytes)
     install_error_handlers(app)
-    app.include_router(auth.router)
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(orders.router)
+    # GraphQL over the same services (app.state.services), beside the REST routes.
+    mount_graphql(app, settings.graphql)
     return app

@@ -20,6 +20,8 @@ from pydantic import (
 from domain.orders.status import OrderStatus
 
 MAX_ITEMS = 100
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
 CENT = Decimal("0.01")
 # Numeric(10, 2): eight digits before the point, two after.
 MAX_TOTAL = Decimal("99999999.99")
@@ -98,6 +100,15 @@ class OrderOut(BaseModel):
     status: OrderStatus
     created_at: datetime
     updated_at: datetime
+
+
+class OrderListQuery(BaseModel):
+    """Which page of a user's orders to list: `limit` orders after the opaque `cursor`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, max_length=200)
 
 
 class OrderPage(BaseModel):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +14,10 @@ class UserRepository:
 
     async def get(self, user_id: int) -> User | None:
         return await self._session.get(User, user_id)
+
+    async def get_many(self, user_ids: Sequence[int]) -> Sequence[User]:
+        stmt = select(User).where(User.id.in_(user_ids))
+        return (await self._session.execute(stmt)).scalars().all()
 
     async def get_by_email(self, email: str) -> User | None:
         stmt = select(User).where(func.lower(User.email) == email.lower())

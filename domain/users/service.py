@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.exc import IntegrityError
 
 from domain.infra.uow import UnitOfWork
@@ -49,3 +51,8 @@ async def issue_token(
 
 async def get_user(*, uow: UnitOfWork, user_id: int) -> User | None:
     return await UserRepository(uow.session).get(user_id)
+
+
+async def get_users(*, uow: UnitOfWork, user_ids: Sequence[int]) -> dict[int, User]:
+    """The users among `user_ids` that exist, by id, in one query (for batched lookups)."""
+    return {user.id: user for user in await UserRepository(uow.session).get_many(user_ids)}

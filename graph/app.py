@@ -1,0 +1,113 @@
+"""The GraphQL endpoint as the API process mounts it: POST /graphql, and the playground on GET.
+
+The playground (GraphiQL) runs offline: its page loads pinned copies of GraphiQL and React that the
+app serves itself from graph/static/ (pinned in graph/vendor.txt, `make graphiql`), under a strict
+Content-Security-Policy, instead of Strawberry's page that pulls them from a CDN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cross_web import AsyncHTTPRequestAdapter
+from fastapi import FastAPI
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types import ExecutionResult
+
+from domain.infra.ratelimit import RateLimitExceeded
+from domain.infra.settings import GraphQLSettings
+from graph.context import GraphContext, get_context
+from graph.errors import shape_error
+from graph.ratelimit import rate_limit_headers, spend
+from graph.schema import create_schema
+
+PATH = "/graphql"
+STATIC_PATH = f"{PATH}/static"
+STATIC_DIR = Path(__file__).parent / "static"
+PLAYGROUND_PAGE = Path(__file__).parent / "playground.html"
+
+# Only the app's own scripts and styles, requests only to the app itself. GraphiQL's bundled libraries
+# inject <style> elements, hence 'unsafe-inline' for styles (never for scripts); its fonts are data: URIs.
+PLAYGROUND_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+# nosniff, X-Frame-Options and Referrer-Policy come with every answer of the app (api's edge middleware).
+_PLAYGROUND_HEADERS = {"Content-Security-Policy": PLAYGROUND_CSP, "Cache-Control": "no-cache"}
+
+
+class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: GraphContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Spend the REST default rate limit once per request (batching is off) before running it."""
+        services = context.services
+        try:
+            verdict = await spend(
+                services, services.rate_limits.default, context.rate_limit_identity
+            )
+        except RateLimitExceeded as exc:
+            sub_response.headers.update(
+                {**rate_limit_headers(exc.verdict), "Retry-After": str(exc.verdict.retry_after)}
+            )
+            error = shape_error(GraphQLError(str(exc), original_error=exc))
+            return ExecutionResult(data=None, errors=[error])
+        if verdict is not None:
+            sub_response.headers.update(rate_limit_headers(verdict))
+        return await super().execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,
+            root_value=root_value,
+            request_data=request_data,
+        )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # The last gate before the wire: even an error raised outside the resolvers gets its code
+        # (and is masked when unexpected).
+        if result.errors:
+            result.errors = [shape_error(error) for error in result.errors]
+        return await super().process_result(request, result)
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(PLAYGROUND_PAGE.read_text(), headers=_PLAYGROUND_HEADERS)
+
+
+def mount_graphql(app: FastAPI, settings: GraphQLSettings) -> None:
+    """Serve the schema at /graphql (and, when enabled, the playground and its files)."""
+    router = GraphQLEndpoint(
+        create_schema(settings),
+        path=PATH,
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.playground else None,
+        # GET only opens the playground: operations are POSTed (no queries in URLs and logs).
+        allow_queries_via_get=False,
+        subscription_protocols=(),
+        include_in_schema=False,
+    )
+    app.include_router(router)
+    if settings.playground:
+        app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="graphql-static")

@@ -1,0 +1,175 @@
+"""Domain errors mapped to GraphQL `extensions.code`: the one table, and the extension applying it.
+
+Every error in a response carries a code a client can branch on. Expected failures keep their message;
+anything else is logged with its traceback and answered as `INTERNAL_SERVER_ERROR` with a fixed
+message, so no stack trace, SQL or library text reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from graphql import GraphQLError
+from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from strawberry.extensions import SchemaExtension
+
+from domain.infra.ratelimit import RateLimitExceeded
+from domain.orders.errors import (
+    InvalidCursor,
+    InvalidStatusTransition,
+    OrderListForbidden,
+    OrderNotFound,
+)
+from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials, InvalidToken
+
+logger = logging.getLogger(__name__)
+
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+NOT_FOUND = "NOT_FOUND"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+CONFLICT = "CONFLICT"
+RATE_LIMITED = "RATE_LIMITED"
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+ERROR_CODES: dict[type[Exception], str] = {
+    InvalidToken: UNAUTHENTICATED,
+    InvalidCredentials: UNAUTHENTICATED,
+    OrderListForbidden: FORBIDDEN,
+    OrderNotFound: NOT_FOUND,
+    ValidationError: BAD_USER_INPUT,
+    InvalidCursor: BAD_USER_INPUT,
+    EmailAlreadyRegistered: CONFLICT,
+    InvalidStatusTransition: CONFLICT,
+    RateLimitExceeded: RATE_LIMITED,
+    # Connection-level failures (refused, timed out, pool exhausted) mean "down", not "bug".
+    OperationalError: SERVICE_UNAVAILABLE,
+    InterfaceError: SERVICE_UNAVAILABLE,
+    PoolTimeoutError: SERVICE_UNAVAILABLE,
+    OSError: SERVICE_UNAVAILABLE,
+}
+
+_UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly"
+_INTERNAL_MESSAGE = "Internal server error"
+
+
+def _code_of(exc: BaseException) -> str | None:
+    for cls in type(exc).__mro__:
+        code = ERROR_CODES.get(cls)
+        if code is not None:
+            return code
+    return None
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """A bug rather than a client's mistake: it must be logged, and masked in the response.
+
+    Errors without a path, raised by graphql-core itself, are the request's own (syntax, validation,
+    a variable's value its type refuses); an error raised by a resolver or an extension is expected
+    only when the table above knows its type.
+    """
+    if error.extensions and "code" in error.extensions:
+        return False
+    original = error.original_error
+    if error.path is None and (original is None or isinstance(original, GraphQLError)):
+        return False
+    if original is None:
+        # graphql-core's own field errors (e.g. null for a non-null field) are bugs of ours.
+        return True
+    return _code_of(original) is None
+
+
+def _camel(part: str | int) -> str | int:
+    if isinstance(part, int):
+        return part
+    head, *rest = part.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _validation_details(exc: ValidationError) -> tuple[str, list[dict[str, Any]]]:
+    """A message summing up every problem, and the problems by location (camelCase, as in GraphQL)."""
+    errors: list[dict[str, Any]] = []
+    lines: list[str] = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = [_camel(part) for part in err["loc"]]
+        errors.append({"loc": loc, "msg": err["msg"], "type": err["type"]})
+        where = ".".join(str(part) for part in loc)
+        lines.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return f"Invalid input: {'; '.join(lines)}", errors
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+def shape_error(error: GraphQLError) -> GraphQLError:
+    """The error as a client sees it: the code from the table, the details it may know."""
+    if error.extensions and "code" in error.extensions:
+        return error
+    original = error.original_error
+    if is_unexpected(error):
+        return _with(error, _INTERNAL_MESSAGE, {"code": INTERNAL_SERVER_ERROR})
+    code = _code_of(original) if original is not None else None
+    if code is None:
+        # The request's own, and not tagged at parse or validation: a variable's value did not fit.
+        return _with(error, error.message, {"code": BAD_USER_INPUT})
+    if isinstance(original, ValidationError):
+        message, details = _validation_details(original)
+        return _with(error, message, {"code": code, "errors": details})
+    if isinstance(original, RateLimitExceeded):
+        verdict = original.verdict
+        extensions = {"code": code, "limit": verdict.limit, "retryAfter": verdict.retry_after}
+        return _with(error, str(original), extensions)
+    if code == SERVICE_UNAVAILABLE:
+        return _with(error, _UNAVAILABLE_MESSAGE, {"code": code})
+    return _with(error, str(original), {"code": code})
+
+
+def log_errors(errors: Sequence[GraphQLError]) -> None:
+    """Log what went wrong on our side: unexpected errors with their traceback, outages briefly."""
+    for error in errors:
+        original = error.original_error
+        if is_unexpected(error):
+            exc_info = (type(original), original, original.__traceback__) if original else None
+            logger.error("GraphQL error at %s: %s", error.path, error.message, exc_info=exc_info)
+        elif original is not None and _code_of(original) == SERVICE_UNAVAILABLE:
+            logger.error("database unavailable: %s", original)
+
+
+def _tag(errors: Sequence[GraphQLError] | None, code: str) -> None:
+    for error in errors or ():
+        if not (error.extensions and "code" in error.extensions):
+            error.extensions = {**(error.extensions or {}), "code": code}
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error in the response its `extensions.code`, masking the unexpected ones."""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        _tag(self.execution_context.pre_execution_errors, GRAPHQL_PARSE_FAILED)
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        _tag(self.execution_context.pre_execution_errors, GRAPHQL_VALIDATION_FAILED)
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [shape_error(error) for error in result.errors]

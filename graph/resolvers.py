@@ -1,0 +1,128 @@
+"""Resolvers: each parses its input, calls one domain service and shapes the answer.
+
+Each mutation runs in a unit of work of its own, committed when the service returns and rolled back
+when it raises, so a failed mutation leaves nothing behind. Queries open their own unit of work too:
+sibling root fields resolve concurrently and must never share a session.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from domain.orders import service as orders
+from domain.orders.schemas import DEFAULT_PAGE_SIZE, OrderListQuery, OrderPage
+from domain.orders.status import OrderStatus
+from domain.users import service as users
+from domain.users.errors import InvalidToken
+from domain.users.schemas import UserCreate, UserOut
+from graph.context import GraphContext
+from graph.ratelimit import spend
+from graph.types import CreateOrderInput, Order, Token, User
+from graph.types import OrderPage as OrderPageType
+
+Info = strawberry.Info[GraphContext, None]
+
+
+async def me(info: Info) -> User:
+    user = await info.context.loaders.user.load(info.context.require_user())
+    if user is None:
+        msg = "The token's account no longer exists"
+        raise InvalidToken(msg)
+    return User.from_domain(user)
+
+
+async def order(info: Info, id: uuid.UUID) -> Order | None:
+    context = info.context
+    user_id = context.require_user()
+    async with context.services.unit_of_work() as uow:
+        read = await orders.get_order(
+            uow=uow, cache=context.services.order_cache, user_id=user_id, order_id=id
+        )
+    return Order.from_domain(read.order())
+
+
+async def _list_orders(info: Info, user_id: int, limit: int | None, after: str | None) -> OrderPage:
+    context = info.context
+    requester_id = context.require_user()
+    # An explicit null means "the default", as an omitted argument does.
+    query = OrderListQuery.model_validate(
+        {"limit": limit, "cursor": after} if limit is not None else {"cursor": after}
+    )
+    async with context.services.unit_of_work() as uow:
+        return await orders.list_orders(
+            uow=uow,
+            requester_id=requester_id,
+            user_id=user_id,
+            limit=query.limit,
+            cursor=query.cursor,
+        )
+
+
+async def orders_list(
+    info: Info,
+    user_id: int,
+    limit: int | None = DEFAULT_PAGE_SIZE,
+    after: str | None = strawberry.UNSET,
+) -> list[Order]:
+    page = await _list_orders(info, user_id, limit, after or None)
+    return [Order.from_domain(order) for order in page.items]
+
+
+async def orders_page(
+    info: Info,
+    user_id: int,
+    limit: int | None = DEFAULT_PAGE_SIZE,
+    after: str | None = strawberry.UNSET,
+) -> OrderPageType:
+    page = await _list_orders(info, user_id, limit, after or None)
+    return OrderPageType.from_domain(page)
+
+
+async def _spend_auth_budget(context: GraphContext) -> None:
+    await spend(context.services, context.services.rate_limits.auth, f"ip:{context.client_ip}")
+
+
+async def register(info: Info, email: str, password: str) -> User:
+    context = info.context
+    await _spend_auth_budget(context)
+    data = UserCreate.model_validate({"email": email, "password": password})
+    async with context.services.unit_of_work() as uow:
+        user = await users.register_user(uow=uow, hasher=context.services.hasher, data=data)
+    return User.from_domain(UserOut.model_validate(user))
+
+
+async def token(info: Info, email: str, password: str) -> Token:
+    context = info.context
+    await _spend_auth_budget(context)
+    async with context.services.unit_of_work() as uow:
+        access = await users.issue_token(
+            uow=uow,
+            hasher=context.services.hasher,
+            tokens=context.services.tokens,
+            email=email,
+            password=password,
+        )
+    return Token.from_domain(access)
+
+
+async def create_order(info: Info, input: CreateOrderInput) -> Order:
+    context = info.context
+    user_id = context.require_user()
+    data = input.to_domain()
+    async with context.services.unit_of_work() as uow:
+        created = await orders.create_order(
+            uow=uow, cache=context.services.order_cache, user_id=user_id, data=data
+        )
+    return Order.from_domain(created)
+
+
+async def update_order_status(info: Info, id: uuid.UUID, status: OrderStatus) -> Order:
+    context = info.context
+    user_id = context.require_user()
+    async with context.services.unit_of_work() as uow:
+        updated = await orders.update_status(
+            uow=uow, cache=context.services.order_cache, user_id=user_id, order_id=id, status=status
+        )
+    return Order.from_domain(updated)

@@ -1,0 +1,93 @@
+"""The schema: root fields (names and docs here, resolvers in graph.resolvers) and its abuse limits."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from domain.infra.settings import GraphQLSettings
+from graph import resolvers
+from graph.errors import ErrorCodes, log_errors
+from graph.types import Order, OrderPage, Token, User
+
+
+@strawberry.type
+class Query:
+    me: User = strawberry.field(
+        resolver=resolvers.me, description="Your account. Needs `Authorization: Bearer <token>`."
+    )
+    order: Order | None = strawberry.field(
+        resolver=resolvers.order,
+        description="One of your orders, from the cache when possible; NOT_FOUND if unknown or "
+        "not yours.",
+    )
+    orders: list[Order] = strawberry.field(
+        resolver=resolvers.orders_list,
+        description="Your orders, newest first; FORBIDDEN for another user's. `limit` is 1–100; "
+        "`after` is a `nextCursor` from `ordersPage`.",
+    )
+    orders_page: OrderPage = strawberry.field(
+        resolver=resolvers.orders_page,
+        description="Like `orders`, with the cursor of the next page.",
+    )
+
+
+@strawberry.type
+class Mutation:
+    register: User = strawberry.mutation(
+        resolver=resolvers.register,
+        description="Create an account: a unique email (in any letter case), a password of 8+ "
+        "characters.",
+    )
+    token: Token = strawberry.mutation(
+        resolver=resolvers.token,
+        description="Log in: a bearer token, for the header `Authorization: Bearer <accessToken>`.",
+    )
+    create_order: Order = strawberry.mutation(
+        resolver=resolvers.create_order,
+        description="Create a PENDING order; the server computes `totalPrice` (Σ quantity × price).",
+    )
+    update_order_status: Order = strawberry.mutation(
+        resolver=resolvers.update_order_status,
+        description="PENDING → PAID | CANCELED, PAID → SHIPPED | CANCELED; any other move is a "
+        "CONFLICT.",
+    )
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Strawberry would log every error; only ours (bugs, outages) belong in the log.
+        log_errors(errors)
+
+
+def create_schema(settings: GraphQLSettings) -> strawberry.Schema:
+    """The schema with its abuse limits. Extensions are factories: each operation gets fresh ones."""
+    extensions: Sequence[Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        functools.partial(QueryDepthLimiter, max_depth=settings.max_depth),
+        functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+    ]
+    if not settings.introspection:
+        extensions = [*extensions, DisableIntrospection]
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        # Without introspection, "did you mean …?" hints would still reveal the schema.
+        config=StrawberryConfig(disable_field_suggestions=not settings.introspection),
+    )

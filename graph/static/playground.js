@@ -1,0 +1,56 @@
+// The GraphiQL playground of the orders service: no CDN, no inline script (the page's CSP forbids both).
+(function () {
+  "use strict";
+
+  var DEFAULT_QUERY = [
+    "# Orders GraphQL playground. Run an operation with the ▶ button (its menu picks one).",
+    "#",
+    "# 1. Run Register, then Login; copy its accessToken.",
+    "# 2. Open the Headers tab (below) and set:",
+    '#      { "Authorization": "Bearer <accessToken>" }',
+    "# 3. Run Me, CreateOrder, MyOrders … (replace the ids with yours).",
+    "",
+    "mutation Register {",
+    '  register(email: "alice@example.com", password: "correct horse") { id email createdAt }',
+    "}",
+    "",
+    "mutation Login {",
+    '  token(email: "alice@example.com", password: "correct horse") { accessToken expiresIn }',
+    "}",
+    "",
+    "query Me {",
+    "  me { id email }",
+    "}",
+    "",
+    "mutation CreateOrder {",
+    "  createOrder(input: {items: [",
+    '    {productId: "sku-1", name: "Blue mug", quantity: 2, price: "5.50"}',
+    "  ]}) { id status totalPrice createdAt }",
+    "}",
+    "",
+    "query MyOrders {",
+    "  orders(userId: 1, limit: 10) { id status totalPrice items { productId quantity price } }",
+    "}",
+    "",
+  ].join("\n");
+
+  var DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <accessToken from Login>"\n}';
+
+  // The page is served by the GraphQL endpoint itself: operations go back to the same path.
+  var fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+  var params = new URLSearchParams(window.location.search);
+
+  ReactDOM.createRoot(document.getElementById("graphiql")).render(
+    React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      defaultQuery: DEFAULT_QUERY,
+      // ?query=… opens the playground on that document (links in docs, tests).
+      query: params.get("query") || undefined,
+      defaultHeaders: DEFAULT_HEADERS,
+      isHeadersEditorEnabled: true,
+      // Tokens stay out of localStorage: paste the header again in a new session.
+      shouldPersistHeaders: false,
+      defaultEditorToolsVisibility: true,
+    }),
+  );
+})();

@@ -1,0 +1,161 @@
+"""GraphQL object and input types: shapes only, built from and into the domain's own schemas.
+
+Inputs become the very pydantic models the REST routes validate (`OrderCreate`, `UserCreate`), so a
+rule such as "at least one item" or "price with two decimals" is checked by one piece of code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+
+from domain.orders import schemas as orders
+from domain.orders.status import OrderStatus as DomainOrderStatus
+from domain.users import schemas as users
+from graph.context import GraphContext
+
+OrderStatus = strawberry.enum(
+    DomainOrderStatus,
+    name="OrderStatus",
+    description="PENDING → PAID | CANCELED; PAID → SHIPPED | CANCELED; SHIPPED and CANCELED are final.",
+)
+
+
+def _money(value: Decimal) -> Decimal:
+    # Money always leaves with two decimals ("17.00"), as on the REST side.
+    return value.quantize(orders.CENT)
+
+
+@strawberry.type(description="An account.")
+class User:
+    id: int
+    email: str
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, user: users.UserOut) -> User:
+        return cls(id=user.id, email=user.email, created_at=user.created_at)
+
+
+@strawberry.type(description="A bearer token: send it as `Authorization: Bearer <accessToken>`.")
+class Token:
+    access_token: str
+    token_type: str
+    expires_in: int = strawberry.field(description="Seconds until the token expires.")
+
+    @classmethod
+    def from_domain(cls, token: users.AccessToken) -> Token:
+        return cls(
+            access_token=token.access_token,
+            token_type=token.token_type,
+            expires_in=token.expires_in,
+        )
+
+
+@strawberry.type
+class OrderItem:
+    product_id: str
+    name: str | None
+    quantity: int
+    price: Decimal
+
+    @classmethod
+    def from_domain(cls, item: orders.OrderItem) -> OrderItem:
+        return cls(
+            product_id=item.product_id,
+            name=item.name,
+            quantity=item.quantity,
+            price=_money(item.price),
+        )
+
+
+async def _owner(root: Order, info: strawberry.Info[GraphContext, None]) -> User:
+    user = await info.context.loaders.user.load(root.user_id)
+    if user is None:  # orders are deleted with their owner: this is never expected
+        msg = f"owner {root.user_id} of order {root.id} not found"
+        raise LookupError(msg)
+    return User.from_domain(user)
+
+
+@strawberry.type(description="An order; only its owner can read it.")
+class Order:
+    id: uuid.UUID
+    user_id: int
+    items: list[OrderItem]
+    total_price: Decimal = strawberry.field(
+        description="Σ quantity × price, computed by the server."
+    )
+    status: OrderStatus  # type: ignore[valid-type]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_domain(cls, order: orders.OrderOut) -> Order:
+        return cls(
+            id=order.id,
+            user_id=order.user_id,
+            items=[OrderItem.from_domain(item) for item in order.items],
+            total_price=_money(order.total_price),
+            status=order.status,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+        )
+
+    owner: User = strawberry.field(
+        resolver=_owner,
+        description="The owner (always the caller: orders are private).",
+    )
+
+
+@strawberry.type(description="One page of orders, newest first.")
+class OrderPage:
+    items: list[Order]
+    next_cursor: str | None = strawberry.field(
+        description="Pass it as `after` for the next page; null on the last page."
+    )
+
+    @classmethod
+    def from_domain(cls, page: orders.OrderPage) -> OrderPage:
+        return cls(
+            items=[Order.from_domain(order) for order in page.items],
+            next_cursor=page.next_cursor,
+        )
+
+
+@strawberry.input
+class OrderItemInput:
+    product_id: str
+    name: str | None = strawberry.UNSET
+    quantity: int
+    price: Decimal
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "product_id": self.product_id,
+            "quantity": self.quantity,
+            "price": self.price,
+        }
+        # An omitted `name` stays omitted, exactly like a key missing from a REST body.
+        if self.name is not strawberry.UNSET:
+            body["name"] = self.name
+        return body
+
+
+@strawberry.input
+class CreateOrderInput:
+    items: list[OrderItemInput]
+    total_price: Decimal | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Optional check: if sent, it must equal Σ quantity × price.",
+    )
+
+    def to_domain(self) -> orders.OrderCreate:
+        """The REST body's model, validated the same way (`ValidationError` → BAD_USER_INPUT)."""
+        body: dict[str, Any] = {"items": [item.to_body() for item in self.items]}
+        if self.total_price is not strawberry.UNSET:
+            body["total_price"] = self.total_price
+        return orders.OrderCreate.model_validate(body)

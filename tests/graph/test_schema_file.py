@@ -1,0 +1,24 @@
+"""graph/schema.graphql is the contract frontends build on: it must say what the code serves."""
+
+from __future__ import annotations
+
+from graph.export_schema import SCHEMA_FILE, schema_sdl
+
+
+def test_the_committed_schema_file_matches_the_code() -> None:
+    assert SCHEMA_FILE.read_text() == schema_sdl(), "the schema changed: run `make schema`"
+
+
+def test_the_schema_has_the_contracts_operations() -> None:
+    sdl = schema_sdl()
+
+    for line in [
+        "me: User!",
+        "order(id: UUID!): Order",
+        "orders(userId: Int!, limit: Int = 50, after: String): [Order!]!",
+        "register(email: String!, password: String!): User!",
+        "token(email: String!, password: String!): Token!",
+        "createOrder(input: CreateOrderInput!): Order!",
+        "updateOrderStatus(id: UUID!, status: OrderStatus!): Order!",
+    ]:
+        assert f"  {line}\n" in sdl, line
