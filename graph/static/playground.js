@@ -44,8 +44,9 @@
     React.createElement(GraphiQL, {
       fetcher: fetcher,
       defaultQuery: DEFAULT_QUERY,
-      // ?query=… opens the playground on that document (links in docs, tests).
-      query: params.get("query") || undefined,
+      // ?q=… opens the playground on that document (links in docs, tests). Not ?query=: on a GET,
+      // that would be an operation for the server, which refuses operations over GET.
+      query: params.get("q") || undefined,
       defaultHeaders: DEFAULT_HEADERS,
       isHeadersEditorEnabled: true,
       // Tokens stay out of localStorage: paste the header again in a new session.

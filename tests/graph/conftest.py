@@ -1,10 +1,26 @@
-"""Helpers for the GraphQL tests: operations POSTed to /graphql over ASGI, like any client would."""
+"""Helpers for the GraphQL tests: operations POSTed to /graphql over ASGI, like any client would;
+and a real API process (the pipeline tests' harness) for the client-library and browser tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.support.pipeline import pipeline_env, processes, rabbitmq_url
+from tests.support.processes import Processes
+
+__all__ = ["live_server", "pipeline_env", "processes", "rabbitmq_url"]
+
+
+@pytest.fixture
+async def live_server(processes: Processes, clean_db: AsyncEngine) -> str:
+    """The base URL of a real API process (uvicorn) on a free loopback port, this run's servers."""
+    api, base_url = processes.api(OUTBOX_RELAY_ENABLED="false")
+    await processes.ready(api)
+    return base_url
 
 
 class GraphQLResponse:
