@@ -206,7 +206,10 @@ class Settings(BaseModel):
             return self
         problems = [
             f"{name} uses a default or empty password"
-            for name, url in (("DATABASE_URL", self.database.url), ("RABBITMQ_URL", self.rabbitmq.url))
+            for name, url in (
+                ("DATABASE_URL", self.database.url),
+                ("RABBITMQ_URL", self.rabbitmq.url),
+            )
             if urlsplit(url).password in _WEAK_PASSWORDS
         ]
         if "*" in self.app.cors_origins:
@@ -225,7 +228,17 @@ class Settings(BaseModel):
         return self
 
 
-_WEAK_PASSWORDS = {None, "", "guest", "postgres", "password", "change-me", "changeme", "secret", "orders"}
+_WEAK_PASSWORDS = {
+    None,
+    "",
+    "guest",
+    "postgres",
+    "password",
+    "change-me",
+    "changeme",
+    "secret",
+    "orders",
+}
 
 
 @lru_cache
