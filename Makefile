@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := uv
 PORT ?= 8000
 
-.PHONY: help install keys db migrate run lint test bench check-uv schema graphiql
+.PHONY: help install keys db migrate run lint test bench bench-pipeline check-uv schema graphiql
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ test: lint  ## every check, then every test against the local servers
 bench: install  ## load benchmark of the real stack against a same-run baseline (needs wrk)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(UV) run python -m bench.run
+
+bench-pipeline: install keys  ## N orders (BENCH_ORDERS=2000) through the event pipeline: time to all processed, commit→task latency
+	$(UV) run python -m bench.pipeline
 
 schema: install  ## write the GraphQL schema (SDL) to graph/schema.graphql; a test checks it is current
 	$(UV) run python -m graph.export_schema

@@ -1,0 +1,262 @@
+"""Event-pipeline benchmark (not a test): `make bench-pipeline`, or `python -m bench.pipeline`.
+
+Starts the real processes (API with its relay, consumer, worker) on a throwaway database, RabbitMQ
+vhost and Redis stream, creates BENCH_ORDERS orders over HTTP as fast as BENCH_CLIENTS concurrent
+clients can, and waits until the workers have processed all of them. Prints:
+- how long the creation took, and how long until the last order was processed;
+- the latency from the order's commit to its task's start, p50/p99/max, from PostgreSQL:
+  processed_events.started_at − outbox_events.created_at. created_at is stamped just before the
+  INSERT, so this overstates the commit→start time by the INSERT and COMMIT round trips (~1 ms).
+Each task sleeps 2 s (the spec's work), so one worker finishes at most WORKER_CONCURRENCY / 2 tasks
+a second: with the defaults the queue, not the pipeline, dominates the tail. BENCH_WORKERS and
+WORKER_CONCURRENCY show the pipeline's own latency once capacity exceeds the arrival rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+from yarl import URL
+
+ROOT = Path(__file__).resolve().parents[1]
+# Beside bench/run.py's results (git-ignored).
+LOGS = ROOT / "bench" / "results" / "pipeline"
+ORDERS = int(os.environ.get("BENCH_ORDERS", "2000"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/orders")
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "bench-password-1"
+
+
+def admin_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(False)
+
+
+def plain_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(False)
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True)
+
+
+class Process:
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.log_path = LOGS / f"{name}.log"
+        self._log = self.log_path.open("w")
+        self.popen = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_for(self, text: str, within: float = 60) -> None:
+        deadline = time.monotonic() + within
+        while text not in self.log_path.read_text():
+            if self.popen.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"{self.name} did not log {text!r}; see {self.log_path}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, 15)
+        try:
+            self.popen.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, 9)
+            self.popen.wait(5)
+        self._log.close()
+
+
+@contextlib.contextmanager
+def stack(env: dict[str, str], port: int) -> Iterator[None]:
+    api_args = ["-m", "uvicorn", "--factory", "api.main:create_app", "--port", str(port)]
+    processes = [
+        Process("api", [*api_args, "--no-access-log", "--log-level", "warning"], env),
+        Process("consumer", ["-m", "consumer"], env),
+        *(Process(f"worker-{n}", ["-m", "worker"], env) for n in range(1, WORKERS + 1)),
+    ]
+    try:
+        processes[1].wait_for("consuming new_order")
+        for worker in processes[2:]:
+            worker.wait_for("Listening started")
+        wait_http(f"http://127.0.0.1:{port}/openapi.json")
+        yield
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def wait_http(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    sys.exit(f"{url} never answered")
+
+
+async def create_orders(base_url: str) -> tuple[float, float]:
+    """Create ORDERS orders with CLIENTS concurrent clients; (first request, last 201) monotonic."""
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=CLIENTS)
+    ) as client:
+        email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+        registered = await client.post("/register/", json={"email": email, "password": PASSWORD})
+        registered.raise_for_status()
+        token = await client.post("/token", data={"username": email, "password": PASSWORD})
+        token.raise_for_status()
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        body = {"items": [{"product_id": "sku-1", "quantity": 2, "price": "8.50"}]}
+        remaining = iter(range(ORDERS))
+
+        async def client_loop() -> None:
+            for _ in remaining:
+                response = await client.post("/orders/", json=body, headers=headers)
+                response.raise_for_status()
+
+        started = time.monotonic()
+        await asyncio.gather(*(client_loop() for _ in range(CLIENTS)))
+        return started, time.monotonic()
+
+
+async def wait_processed(dsn: str, started: float) -> float:
+    connection = await asyncpg.connect(dsn)
+    try:
+        last_report = 0.0
+        while (done := await connection.fetchval("SELECT count(*) FROM processed_events")) < ORDERS:
+            now = time.monotonic()
+            if now - last_report >= 5:
+                print(f"  … {done}/{ORDERS} processed after {now - started:.1f} s", flush=True)
+                last_report = now
+            if now - started > 600:
+                sys.exit(f"only {done}/{ORDERS} processed after 10 minutes; logs in {LOGS}")
+            await asyncio.sleep(0.1)
+        return time.monotonic()
+    finally:
+        await connection.close()
+
+
+async def latencies_ms(dsn: str) -> tuple[list[float], list[float]]:
+    """(commit → task start, commit → confirmed by RabbitMQ), each sorted, in milliseconds."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT extract(epoch FROM p.started_at - o.created_at) * 1000 AS started,"
+            " extract(epoch FROM o.published_at - o.created_at) * 1000 AS published"
+            " FROM processed_events p JOIN outbox_events o ON o.id = p.event_id"
+        )
+        return (
+            sorted(float(row["started"]) for row in rows),
+            sorted(float(row["published"]) for row in rows),
+        )
+    finally:
+        await connection.close()
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"p50 {percentile(values, 0.5):.0f} ms, p99 {percentile(values, 0.99):.0f} ms, "
+        f"max {values[-1]:.0f} ms, mean {statistics.fmean(values):.0f} ms"
+    )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    return values[min(len(values) - 1, round(fraction * (len(values) - 1)))]
+
+
+def main() -> None:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    database = f"orders_bench_pipeline_{tag}"
+    vhost = f"orders_bench_{tag}"
+    database_url = make_url(DATABASE_URL).set(database=database).render_as_string(False)
+    port = 18000 + int(tag[:3], 16) % 1000
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RABBITMQ_URL": str(URL(RABBITMQ_URL).with_path(f"/{vhost}")),
+        "REDIS_URL": REDIS_URL,
+        "REDIS_KEY_PREFIX": f"bench-{tag}:",
+        "TASKIQ_STREAM": f"bench-{tag}:taskiq",
+        "RATE_LIMIT_ENABLED": "false",
+        "LOG_FORMAT": "text",
+        "PYTHONUNBUFFERED": "1",
+    }
+    concurrency = env.get("WORKER_CONCURRENCY", "100 (default)")
+    print(
+        f"pipeline bench: {ORDERS} orders, {CLIENTS} HTTP clients, "
+        f"{WORKERS} worker(s) × {concurrency} concurrent tasks, {os.cpu_count()} cores",
+        flush=True,
+    )
+
+    async def create_database() -> None:
+        connection = await asyncpg.connect(admin_dsn(DATABASE_URL))
+        await connection.execute(f'CREATE DATABASE "{database}"')
+        await connection.close()
+
+    async def drop_database() -> None:
+        connection = await asyncpg.connect(admin_dsn(DATABASE_URL))
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await connection.close()
+
+    asyncio.run(create_database())
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, URL(RABBITMQ_URL).user or "guest", ".*", ".*", ".*")
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        with stack(env, port):
+            started, created = asyncio.run(create_orders(f"http://127.0.0.1:{port}"))
+            print(
+                f"  created {ORDERS} orders in {created - started:.2f} s "
+                f"({ORDERS / (created - started):.0f}/s)",
+                flush=True,
+            )
+            finished = asyncio.run(wait_processed(plain_dsn(database_url), started))
+            started_ms, published_ms = asyncio.run(latencies_ms(plain_dsn(database_url)))
+        print(f"  all {ORDERS} processed {finished - started:.2f} s after the first request")
+        print(f"  commit → task start:           {summary(started_ms)}")
+        print(f"  commit → published (confirmed): {summary(published_ms)}")
+        print(f"  logs: {LOGS}")
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+        asyncio.run(drop_database())
+        asyncio.run(delete_stream(env["TASKIQ_STREAM"]))
+
+
+async def delete_stream(stream: str) -> None:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.delete(stream, f"{stream}:dead")
+    finally:
+        await client.aclose()
+
+
+if __name__ == "__main__":
+    main()
