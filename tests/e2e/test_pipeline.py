@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.support.pipeline import create_orders
+from domain.infra.settings import Settings
+from tests.support.pipeline import create_orders, new_order_event, processed_count, publish
 from tests.support.processes import Processes
 from tests.support.tcp_proxy import TcpProxy
 
@@ -93,3 +94,21 @@ async def test_two_consumers_and_two_workers_process_every_order_exactly_once(
             {"ids": order_ids},
         )
         assert processed.scalar_one() == len(order_ids)
+
+
+async def test_same_event_published_twice_is_processed_once(
+    processes: Processes, pipeline_settings: Settings, db_engine: AsyncEngine
+) -> None:
+    consumer = processes.consumer()
+    worker = processes.worker()
+    await processes.ready(consumer, worker)
+    event = new_order_event()
+    body = event.model_dump_json().encode()
+
+    # As after a relay crash between the broker's confirm and the commit: the event goes out twice.
+    await publish(pipeline_settings, (str(event.event_id), body), (str(event.event_id), body))
+
+    await consumer.wait_for(f"order {event.order_id}: task enqueued", within=5, count=2)
+    await worker.wait_for(f"event {event.event_id} already processed, skipped", within=10)
+    assert worker.count(f"^Order {event.order_id} processed$") == 1, worker.output()
+    assert await processed_count(db_engine, [event.event_id]) == 1

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.infra.settings import Settings
 from tests.support.pipeline import RECLAIM_IDLE_SECONDS, enqueue, new_order_event, processed_count
 from tests.support.processes import Processes
+from tests.support.tcp_proxy import TcpProxy
 
 
 async def test_task_enqueued_before_any_worker_ever_started_is_processed(
@@ -74,3 +75,27 @@ async def test_sigterm_lets_the_running_task_finish_then_exits(
     assert await worker.wait_exit(within=8) == 0
     assert time.monotonic() - started < 5
     assert worker.count(f"^Order {event.order_id} processed$") == 1, worker.output()
+
+
+async def test_task_failing_while_postgresql_is_unreachable_is_retried_once_it_returns(
+    processes: Processes, pipeline_settings: Settings, db_engine: AsyncEngine
+) -> None:
+    postgres = TcpProxy("127.0.0.1", 5432)
+    await postgres.start()
+    await postgres.stop()  # its port refuses connections: PostgreSQL looks down to this worker
+    database_url = processes.env["DATABASE_URL"].replace(":5432/", f":{postgres.port}/")
+    worker = processes.worker(DATABASE_URL=database_url)
+    await processes.ready(worker)
+    event = new_order_event()
+
+    await enqueue(pipeline_settings, event)
+    await worker.wait_for("task .* failed; it will be retried", within=10)
+    await postgres.start()
+    try:
+        # Not acknowledged, so taken again once idle for the reclaim time.
+        await worker.wait_for(
+            f"^Order {event.order_id} processed$", within=RECLAIM_IDLE_SECONDS + 8
+        )
+    finally:
+        await postgres.stop()
+    assert await processed_count(db_engine, [event.event_id]) == 1
