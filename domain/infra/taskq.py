@@ -132,6 +132,13 @@ class ReliableStreamBroker(RedisStreamBroker):
                     )
                     failures = 0
                     self.redis_reachable = True
+                except ResponseError as exc:
+                    if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
+                        raise
+                    # The stream was deleted under us (a flush): declare it again, from id 0.
+                    logger.warning("taskiq: consumer group missing, re-creating it")
+                    self._group_ready = False
+                    continue
                 except REDIS_ERRORS as exc:
                     failures += 1
                     self.redis_reachable = False
