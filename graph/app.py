@@ -7,6 +7,7 @@ Content-Security-Policy, instead of Strawberry's page that pulls them from a CDN
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from cross_web import AsyncHTTPRequestAdapter
@@ -48,6 +49,11 @@ PLAYGROUND_CSP = "; ".join(
 )
 # nosniff, X-Frame-Options and Referrer-Policy come with every answer of the app (api's edge middleware).
 _PLAYGROUND_HEADERS = {"Content-Security-Policy": PLAYGROUND_CSP, "Cache-Control": "no-cache"}
+
+
+@functools.cache
+def _playground_page() -> str:
+    return PLAYGROUND_PAGE.read_text()
 
 
 class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
@@ -93,7 +99,7 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
         return await super().process_result(request, result)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(PLAYGROUND_PAGE.read_text(), headers=_PLAYGROUND_HEADERS)
+        return HTMLResponse(_playground_page(), headers=_PLAYGROUND_HEADERS)
 
 
 def mount_graphql(app: FastAPI, settings: GraphQLSettings) -> None:
