@@ -56,7 +56,7 @@ class Services:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     engine = create_engine(settings.database)
     redis = create_redis(settings.redis)
-    breaker = RedisBreaker(timeout_seconds=settings.redis.socket_timeout_seconds)
+    breaker = RedisBreaker()
     hasher = PasswordHasher()
     cache = (
         OrderCache(

@@ -7,7 +7,6 @@ breaker skips Redis entirely for a while instead of paying the timeout on every 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -42,11 +41,9 @@ class RedisBreaker:
     def __init__(
         self,
         *,
-        timeout_seconds: float,
         failure_threshold: int = 3,
         cooldown_seconds: float = 2.0,
     ) -> None:
-        self._timeout = timeout_seconds
         self._threshold = failure_threshold
         self._cooldown = cooldown_seconds
         self._failures = 0
@@ -61,8 +58,8 @@ class RedisBreaker:
         if self.is_open:
             return fallback
         try:
-            async with asyncio.timeout(self._timeout):
-                result = await operation()
+            # Bounded by the client's socket timeouts (connect and each read), not by a timer of ours.
+            result = await operation()
         except (RedisError, OSError, TimeoutError) as exc:
             self._record_failure(exc, what)
             return fallback
