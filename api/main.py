@@ -11,6 +11,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.fastpath import CachedOrderFastPath
 from api.middleware import EdgeMiddleware
 from api.routes import auth, health, orders
 from domain.infra.logs import configure_logging
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_docs(app)
+    # Innermost: inside CORS and the edge headers, so its answers get exactly what the route's get.
+    app.add_middleware(CachedOrderFastPath)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.app.cors_origins,

@@ -13,6 +13,9 @@ from api.deps import State
 from domain.infra.ratelimit import RateLimitExceeded, RateLimitRule, RateLimitVerdict
 from domain.users.errors import InvalidToken
 
+# Where a request's verdict is kept once counted (scope["state"]), so it is never counted twice.
+RATE_LIMIT_VERDICT = "orders.rate_limit_verdict"
+
 
 def rate_limit_headers(verdict: RateLimitVerdict) -> dict[str, str]:
     return {
@@ -27,10 +30,16 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _enforce(state: State, rule: RateLimitRule, identity: str, response: Response) -> None:
+async def _enforce(
+    request: Request, state: State, rule: RateLimitRule, identity: str, response: Response
+) -> None:
     if state.limiter is None:
         return
-    verdict = await state.limiter.hit(rule, identity)
+    request_state = request.scope.setdefault("state", {})
+    if RATE_LIMIT_VERDICT in request_state:  # already counted on the fast path (api/fastpath.py)
+        verdict = request_state[RATE_LIMIT_VERDICT]
+    else:
+        verdict = await state.limiter.hit(rule, identity)
     if verdict is None:  # Redis can't tell: fail open
         return
     response.headers.update(rate_limit_headers(verdict))
@@ -47,9 +56,9 @@ async def limit_per_user(request: Request, response: Response, state: State) -> 
         # An invalid token is counted against the IP; the route itself answers 401.
         with suppress(InvalidToken):
             identity = f"user:{state.tokens.verify(token)}"
-    await _enforce(state, state.rate_limits.default, identity, response)
+    await _enforce(request, state, state.rate_limits.default, identity, response)
 
 
 async def limit_auth(request: Request, response: Response, state: State) -> None:
     """The login/registration limit, per client IP."""
-    await _enforce(state, state.rate_limits.auth, f"ip:{_client_ip(request)}", response)
+    await _enforce(request, state, state.rate_limits.auth, f"ip:{_client_ip(request)}", response)

@@ -32,6 +32,10 @@ class CachedOrder:
     user_id: int
     body: bytes
 
+    def readable_by(self, user_id: int) -> bool:
+        """Only the owner may read an order, from the cache as from the database."""
+        return self.user_id == user_id
+
 
 class OrderCache:
     def __init__(

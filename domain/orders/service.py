@@ -72,7 +72,7 @@ async def get_order(
     """
     cached = await cache.get(order_id) if cache is not None else None
     if cached is not None:
-        if cached.user_id != user_id:
+        if not cached.readable_by(user_id):
             raise OrderNotFound
         return OrderRead(body=cached.body, from_cache=True)
     order = await OrderRepository(uow.session).get_owned(order_id=order_id, user_id=user_id)
