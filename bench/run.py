@@ -30,6 +30,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 from redis.asyncio import Redis
+from yarl import URL
 
 from domain.orders.pagination import encode_cursor
 
@@ -45,6 +46,11 @@ DEEP_ORDERS = int(os.environ.get("BENCH_DEEP_ORDERS", "100000"))
 PATCH_ORDERS = int(os.environ.get("BENCH_PATCH_ORDERS", "60000"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "400"))
+IDLE_ORDERS = int(os.environ.get("BENCH_IDLE_ORDERS", "50"))
+BURST_ORDERS = int(os.environ.get("BENCH_ORDERS", "2000"))
+BURST_CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 PASSWORD = "bench-password-1"
 
 
@@ -342,6 +348,108 @@ async def drop_database(name: str) -> None:
         await connection.close()
 
 
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def pipeline_processes(env: dict[str, str]) -> Iterator[None]:
+    """The consumer and the worker, for the whole run: every order created is processed."""
+    processes = [
+        Process(name, [sys.executable, "-m", name], env, RESULTS / f"{name}.log")
+        for name in ("consumer", "worker")
+    ]
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.stop(grace=15)
+
+
+async def _pending(connection: asyncpg.Connection) -> int:
+    """Events created but not yet processed by the worker."""
+    return int(
+        await connection.fetchval(
+            "SELECT (SELECT count(*) FROM outbox_events) - (SELECT count(*) FROM processed_events)"
+        )
+    )
+
+
+async def wait_all_processed(dsn: str, within: float) -> float:
+    """Seconds until every event created so far has been processed."""
+    connection = await asyncpg.connect(dsn)
+    started = time.monotonic()
+    try:
+        while await _pending(connection) > 0:
+            if time.monotonic() - started > within:
+                sys.exit(f"events still unprocessed after {within:.0f}s; see {RESULTS}/worker.log")
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
+    return time.monotonic() - started
+
+
+async def commit_to_start_ms(dsn: str, since: datetime) -> list[float]:
+    """Sorted commit → task-start latencies of the events created since `since`."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT extract(epoch FROM p.started_at - o.created_at) * 1000 AS ms"
+            " FROM processed_events p JOIN outbox_events o ON o.id = p.event_id WHERE o.created_at >= $1",
+            since,
+        )
+    finally:
+        await connection.close()
+    return sorted(float(row["ms"]) for row in rows)
+
+
+def _percentiles(values: list[float]) -> str:
+    def pick(q: float) -> float:
+        return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+    return f"p50 {pick(0.5):.0f} ms, p99 {pick(0.99):.0f} ms (n={len(values)})"
+
+
+def pipeline_scenario(base: str, dsn: str, token: str) -> dict[str, object]:
+    """7. Commit → task start when idle (orders one at a time), then a burst of BURST_ORDERS."""
+    headers = {"Authorization": f"Bearer {token}"}
+    body: dict[str, object] = {"items": [{"product_id": "sku-1", "quantity": 1, "price": "9.99"}]}
+    since = datetime.now(UTC)
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        for _ in range(IDLE_ORDERS):
+            client.post("/orders/", json=body).raise_for_status()
+            time.sleep(
+                0.05
+            )  # pacing the load generator, not synchronisation: orders arrive one by one
+    asyncio.run(wait_all_processed(dsn, within=120))
+    idle = asyncio.run(commit_to_start_ms(dsn, since))
+
+    since = datetime.now(UTC)
+    started = time.monotonic()
+    asyncio.run(create_burst(base, headers, body))
+    created = time.monotonic() - started
+    asyncio.run(wait_all_processed(dsn, within=600))
+    total = time.monotonic() - started
+    burst = asyncio.run(commit_to_start_ms(dsn, since))
+    return {
+        "7a. pipeline idle: commit → task start": _percentiles(idle),
+        f"7b. pipeline burst: {BURST_ORDERS} orders created in": f"{created:.1f} s",
+        f"7b. pipeline burst: all {BURST_ORDERS} processed after": f"{total:.1f} s",
+        "7b. pipeline burst: commit → task start": _percentiles(burst),
+    }
+
+
+async def create_burst(base: str, headers: dict[str, str], body: dict[str, object]) -> None:
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        remaining = iter(range(BURST_ORDERS))
+
+        async def client_loop() -> None:
+            for _ in remaining:
+                (await client.post("/orders/", json=body)).raise_for_status()
+
+        await asyncio.gather(*(client_loop() for _ in range(BURST_CLIENTS)))
+
+
 async def delete_redis_keys(prefix: str) -> None:
     client = Redis.from_url(REDIS_URL)
     try:
@@ -355,6 +463,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     database, pg_database = f"orders_bench_{tag}", f"orders_pgbench_{tag}"
+    vhost = f"orders_bench_{tag}"
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
     env = {
         **os.environ,
@@ -363,6 +472,10 @@ def main() -> None:
         "RATE_LIMIT_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
         "DATABASE_POOL_SIZE": "20",
+        "RABBITMQ_URL": str(URL(RABBITMQ_URL).with_path(f"/{vhost}")),
+        "TASKIQ_STREAM": f"orders-bench-{tag}:taskiq",
+        "WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+        "LOG_FORMAT": "text",
     }
     run = Run(
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -372,9 +485,12 @@ def main() -> None:
             "warmup_s": WARMUP,
             "connections": CONNECTIONS,
             "api_workers": API_WORKERS,
+            "worker_concurrency": WORKER_CONCURRENCY,
         },
     )
     asyncio.run(create_database(database))
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, URL(RABBITMQ_URL).user or "guest", ".*", ".*", ".*")
     try:
         subprocess.run(
             [sys.executable, "-m", "alembic", "upgrade", "head"],
@@ -399,7 +515,7 @@ def main() -> None:
             run.results.append(result)
             return result
 
-        with api_server(env, "api") as base:
+        with pipeline_processes(env), api_server(env, "api") as base:
             reader_id, reader_token = login(base, f"reader-{tag}@example.com")
             deep_id, deep_token = login(base, f"deep-{tag}@example.com")
             patcher_id, patcher_token = login(base, f"patcher-{tag}@example.com")
@@ -428,7 +544,9 @@ def main() -> None:
                     b1,
                 )
             trickle.note = f"p99 {trickle.p99_ms / cached.p99_ms:.2f}× the cached GET's"
-            versus(measure("3. POST /orders/", base, "post-order", writer_token), b1)
+            posted = versus(measure("3. POST /orders/", base, "post-order", writer_token), b1)
+            drained = asyncio.run(wait_all_processed(dsn, within=600))
+            posted.note = f"every created order processed {drained:.0f} s after the scenario"
             versus(
                 measure(
                     "4. PATCH /orders/{id}/ (PENDING→PAID)",
@@ -476,6 +594,8 @@ def main() -> None:
                     ),
                     b1,
                 )
+            print("pipeline", flush=True)
+            run.extra.update(pipeline_scenario(base, dsn, writer_token))
             run.extra["/token median (one Argon2id check, sequential)"] = (
                 f"{1000 * login_latency(base, f'reader-{tag}@example.com'):.1f} ms"
             )
@@ -505,8 +625,11 @@ def main() -> None:
         finally:
             asyncio.run(drop_database(pg_database))
     finally:
+        rabbitmqctl("delete_vhost", vhost)
         asyncio.run(drop_database(database))
-        asyncio.run(delete_redis_keys(f"orders-bench-{tag}:"))
+        asyncio.run(
+            delete_redis_keys(f"orders-bench-{tag}:")
+        )  # cache, limits and the taskiq stream
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     table = markdown(run)
