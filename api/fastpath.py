@@ -15,6 +15,7 @@ import uuid
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.middleware import ROUTE_TEMPLATE
 from api.ratelimit import RATE_LIMIT_VERDICT, rate_limit_headers
 from domain.services import Services
 from domain.users.errors import InvalidToken
@@ -60,6 +61,7 @@ class CachedOrderFastPath:
         if cached is None or not cached.readable_by(user_id):
             return False
         headers.append((b"content-length", str(len(cached.body)).encode()))
+        scope[ROUTE_TEMPLATE] = "/orders/{order_id}/"
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": cached.body})
         return True

@@ -13,7 +13,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.fastpath import CachedOrderFastPath
 from api.middleware import EdgeMiddleware
-from api.routes import auth, health, orders
+from api.routes import auth, health, metrics, orders
 from domain.infra.logs import configure_logging
 from domain.infra.outbox_relay import start_outbox_relay
 from domain.infra.settings import Settings, get_settings
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.app.max_body_bytes)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(orders.router)
     # GraphQL over the same services (app.state.services), beside the REST routes.

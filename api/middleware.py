@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.infra.correlation import accept_or_new, correlation_id
+from domain.infra.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+# Set by handlers that answer below the router (api/fastpath.py), so their requests are labelled too.
+ROUTE_TEMPLATE = "orders.route_template"
 
 # On every answer. A page that needs more (Swagger UI, GraphiQL) sets its own Content-Security-Policy,
 # which is then left alone; JSON answers get the strictest one.
@@ -48,8 +53,12 @@ class EdgeMiddleware:
         request_id = accept_or_new(incoming.decode("latin-1") if incoming else None)
         added = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
 
+        status = 500  # what the client gets if the app fails before answering
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = list(message.get("headers", []))
                 if not any(name.lower() == b"content-security-policy" for name, _ in headers):
                     headers.append(_DEFAULT_CSP)
@@ -70,10 +79,20 @@ class EdgeMiddleware:
             return message
 
         token = correlation_id.set(request_id)
+        started = time.perf_counter()
         try:
             await self.app(scope, receive_within_limit, send_with_headers)
         finally:
             correlation_id.reset(token)
+            _observe(scope, status, time.perf_counter() - started)
+
+
+def _observe(scope: Scope, status: int, seconds: float) -> None:
+    # Labelled by route template, never by raw path: ids in paths would explode the label set.
+    route = scope.get("route")
+    template = getattr(route, "path", None) or scope.get(ROUTE_TEMPLATE) or "unmatched"
+    HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
+    HTTP_LATENCY.labels(scope["method"], template).observe(seconds)
 
 
 async def _reply_too_large(send: Send) -> None:

@@ -12,6 +12,7 @@ from taskiq.exceptions import SendTaskError
 from taskiq.kicker import AsyncKicker
 
 from domain.infra.correlation import correlation_id
+from domain.infra.metrics import EVENTS_CONSUMED
 from domain.infra.settings import ConsumerSettings
 from domain.infra.taskq import REDIS_ERRORS, ReliableStreamBroker
 from domain.orders.events import PROCESS_NEW_ORDER_TASK, NewOrderEvent
@@ -57,11 +58,13 @@ class NewOrderHandler:
                 exc.errors(include_url=False, include_input=False),
             )
             await message.reject(requeue=False)
+            EVENTS_CONSUMED.labels("rejected").inc()
             return
         token = correlation_id.set(event.correlation_id)
         try:
             if await self._enqueue(event):
                 await message.ack()
+                EVENTS_CONSUMED.labels("enqueued").inc()
                 logger.info(
                     "order %s: task enqueued (event %s, correlation_id=%s)",
                     event.order_id,
@@ -70,6 +73,7 @@ class NewOrderHandler:
                 )
             else:
                 await message.nack(requeue=True)
+                EVENTS_CONSUMED.labels("returned").inc()
                 logger.info("order %s: handed back to the queue on shutdown", event.order_id)
         finally:
             correlation_id.reset(token)

@@ -19,6 +19,7 @@ from consumer.handler import NewOrderHandler
 from domain.infra import amqp
 from domain.infra.heartbeat import beat_forever
 from domain.infra.logs import configure_logging
+from domain.infra.metrics import serve_metrics
 from domain.infra.settings import Settings, get_settings
 from domain.infra.taskq import create_broker
 
@@ -96,4 +97,5 @@ async def _subscribe(
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.app)
+    serve_metrics(settings.consumer.metrics_port)
     asyncio.run(consume(settings))

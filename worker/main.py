@@ -23,6 +23,7 @@ from taskiq.receiver import Receiver
 
 from domain.infra.heartbeat import beat_forever
 from domain.infra.logs import configure_logging
+from domain.infra.metrics import serve_metrics
 from domain.infra.settings import Settings, get_settings
 from domain.infra.taskq import ReliableStreamBroker
 from worker.broker import create_broker
@@ -64,4 +65,5 @@ async def serve(broker: ReliableStreamBroker, settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.app)
+    serve_metrics(settings.worker.metrics_port)
     asyncio.run(serve(create_broker(settings), settings))

@@ -14,6 +14,7 @@ from taskiq import Context, TaskiqDepends
 from domain.events.service import process_once
 from domain.infra.correlation import correlation_id
 from domain.infra.db import utcnow
+from domain.infra.metrics import TASKS
 from domain.orders.events import NEW_ORDER, NewOrderEvent
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def process_new_order(event: dict[str, Any], context: Annotated[Context, TaskiqD
         # One write for the whole line: a log line from another thread cannot land inside it.
         finish=lambda: print(f"Order {new_order.order_id} processed\n", end="", flush=True),
     )
+    TASKS.labels("processed" if done else "duplicate").inc()
     if done:
         logger.info(
             "order %s: processed (event %s, correlation_id=%s)",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -41,6 +41,13 @@ class OutboxRepository:
             .with_for_update(skip_locked=True)
         )
         return (await self._session.execute(stmt)).scalars().all()
+
+    async def count_pending(self) -> int:
+        """Events committed and not yet confirmed by the broker (served by the partial index)."""
+        stmt = (
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+        )
+        return int((await self._session.execute(stmt)).scalar_one())
 
     async def mark_published(self, *, event_ids: Sequence[uuid.UUID], at: datetime) -> None:
         if event_ids:

@@ -33,6 +33,7 @@ from domain.events.models import OutboxEvent
 from domain.events.repository import OutboxRepository
 from domain.infra import amqp
 from domain.infra.db import asyncpg_dsn, utcnow
+from domain.infra.metrics import EVENTS_PUBLISHED
 from domain.infra.settings import OutboxSettings, RabbitMQSettings, Settings
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,10 @@ class OutboxRelay:
                     return
                 confirmed, errors = await self._publish(exchange, rows)
                 await repository.mark_published(event_ids=confirmed, at=utcnow())
+            published = set(confirmed)
+            for row in rows:
+                if row.id in published:
+                    EVENTS_PUBLISHED.labels(row.event_type).inc()
             logger.debug("outbox: published %d event(s)", len(confirmed))
             if errors:
                 raise errors[0]

@@ -17,6 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from domain.infra.metrics import REDIS_FAILURES
 from domain.infra.settings import RedisSettings
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class RedisBreaker:
         return result
 
     def _record_failure(self, exc: BaseException, what: str) -> None:
+        REDIS_FAILURES.labels(what).inc()
         self._failures += 1
         if self._failures == 1:
             logger.warning("redis unavailable, skipping %s: %r", what, exc)

@@ -126,6 +126,8 @@ class ConsumerSettings(BaseSettings):
     retry_backoff_max_seconds: float = Field(default=5.0, gt=0)
     # On SIGTERM: how long messages in hand may take to finish before the rest go back to the queue.
     shutdown_grace_seconds: float = Field(default=5.0, gt=0)
+    # Port of this process's Prometheus /metrics (0 serves none).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class WorkerSettings(BaseSettings):
@@ -137,6 +139,8 @@ class WorkerSettings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1)
     # On SIGTERM: how long running tasks may take to finish; the unfinished are redelivered later.
     shutdown_grace_seconds: float = Field(default=8.0, gt=0)
+    # Port of this process's Prometheus /metrics (0 serves none).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class AuthSettings(BaseSettings):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from domain.infra.metrics import ORDER_CACHE
 from domain.infra.redis import RedisBreaker
 
 _PUT_IF_NEWER = """
@@ -59,7 +60,9 @@ class OrderCache:
                 return None
             return CachedOrder(user_id=int(user_id), body=body)
 
-        return await self._breaker.call(read, fallback=None, what="order cache read")
+        cached = await self._breaker.call(read, fallback=None, what="order cache read")
+        ORDER_CACHE.labels("hit" if cached is not None else "miss").inc()
+        return cached
 
     async def put(self, *, order_id: uuid.UUID, version: int, user_id: int, body: bytes) -> bool:
         """Store `body` as `version` unless a newer version is cached; True if it was stored."""

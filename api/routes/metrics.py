@@ -1,0 +1,20 @@
+"""Prometheus metrics of this API process (not in the OpenAPI, never rate limited)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.deps import State
+from domain.events.repository import OutboxRepository
+from domain.infra.metrics import OUTBOX_BACKLOG
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(state: State) -> Response:
+    # The backlog is read at scrape time: one cheap count over an index of pending rows.
+    async with state.session_factory() as session:
+        OUTBOX_BACKLOG.set(await OutboxRepository(session).count_pending())
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
