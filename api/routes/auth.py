@@ -20,7 +20,7 @@ router = SlashTolerantRouter(tags=["auth"], dependencies=[Depends(limit_auth)])
 @router.post(
     "/register/",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(409, 422, 429),
+    responses=error_responses(400, 409, 422, 429),
 )
 async def register(data: UserCreate, uow: UoW, state: State) -> UserOut:
     """Create an account. The email is unique whatever its letter case; passwords have 8+ characters."""
@@ -28,7 +28,7 @@ async def register(data: UserCreate, uow: UoW, state: State) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/token", responses=error_responses(401, 422, 429))
+@router.post("/token", responses=error_responses(400, 401, 422, 429))
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UoW, state: State
 ) -> AccessToken:

@@ -19,12 +19,14 @@ router = SlashTolerantRouter(
 )
 
 _AUTH_ERRORS = (401, 422, 429)
+# A body that cannot be decoded at all (not UTF-8, a broken form) is 400 before validation.
+_BODY_ERRORS = (400,)
 
 
 @router.post(
     "/",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(*_AUTH_ERRORS),
+    responses=error_responses(*_BODY_ERRORS, *_AUTH_ERRORS),
 )
 async def create_order(
     data: OrderCreate, user_id: CurrentUserId, uow: UoW, cache: OrderCacheDep, response: Response
@@ -64,7 +66,7 @@ async def get_order(
     )
 
 
-@router.patch("/{order_id}/", responses=error_responses(*_AUTH_ERRORS, 404, 409))
+@router.patch("/{order_id}/", responses=error_responses(*_BODY_ERRORS, *_AUTH_ERRORS, 404, 409))
 async def update_order_status(
     order_id: uuid.UUID,
     data: StatusUpdate,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -10,13 +11,16 @@ from typing import Annotated, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
+from domain.infra.text import is_storable
 from domain.orders.status import OrderStatus
 
 MAX_ITEMS = 100
@@ -27,19 +31,46 @@ CENT = Decimal("0.01")
 MAX_TOTAL = Decimal("99999999.99")
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text and JSON cannot hold U+0000; refuse it as bad input rather than fail later.
-    if "\x00" in value:
-        msg = "must not contain NUL characters"
+def _storable(value: str) -> str:
+    # PostgreSQL text and JSON hold neither U+0000 nor lone surrogates; refuse them as bad input
+    # rather than fail later.
+    if not is_storable(value):
+        msg = "must be valid Unicode text without NUL characters"
         raise ValueError(msg)
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(_storable)]
+
+# Money as a string: plain ASCII digits, at most two decimals. Python's Decimal would also take "+5",
+# " 5", "1_000", "５" (full-width) or "1e3"; the documented format is the one accepted.
+MONEY_STRING_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,2})?$"
+_MONEY_STRING = re.compile(MONEY_STRING_PATTERN)
+
+
+def _plain_money_string(value: object) -> object:
+    if isinstance(value, str) and not _MONEY_STRING.fullmatch(value):
+        msg = 'must be a number, or a string of digits with at most two decimals (e.g. "17.00")'
+        raise ValueError(msg)
+    return value
+
 
 Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=10, decimal_places=2, examples=["17.00"]),
+    BeforeValidator(_plain_money_string),
+    # What the OpenAPI shows a client: the two forms accepted, with their bounds.
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": float(MAX_TOTAL)},
+                {"type": "string", "pattern": MONEY_STRING_PATTERN},
+            ],
+            "description": "At most two decimals, 0 to 99999999.99.",
+            "examples": ["17.00"],
+        },
+        mode="validation",
+    ),
     # Money travels as a string with exactly two decimals: "17.00", never 17 or 17.0.
     PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
 ]

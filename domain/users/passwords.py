@@ -35,15 +35,21 @@ class PasswordHasher:
 
     async def hash(self, password: str) -> str:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._hash.hash, password)
+        return await loop.run_in_executor(self._executor, self._hash.hash, _utf8(password))
 
     async def verify(self, password: str, password_hash: str | None) -> bool:
         """True when `password` matches; with no hash, spends the same time and returns False."""
         loop = asyncio.get_running_loop()
         matches = await loop.run_in_executor(
-            self._executor, self._hash.verify, password, password_hash or self._dummy_hash
+            self._executor, self._hash.verify, _utf8(password), password_hash or self._dummy_hash
         )
         return matches and password_hash is not None
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _utf8(password: str) -> bytes:
+    # JSON can carry a lone surrogate ("\ud800"), which strict UTF-8 refuses to encode; any text a
+    # client sends must hash. Valid text encodes exactly as before, so stored hashes still match.
+    return password.encode("utf-8", "surrogatepass")

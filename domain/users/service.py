@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
+from domain.infra.text import is_storable
 from domain.infra.uow import UnitOfWork
 from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials
 from domain.users.models import User
@@ -43,7 +44,8 @@ async def issue_token(
     An unknown email costs the same password check as a wrong password, and both raise the same
     `InvalidCredentials`, so neither the answer nor its timing reveals which emails exist.
     """
-    user = await UserRepository(uow.session).get_by_email(email)
+    # No account has an email PostgreSQL cannot store (NUL, lone surrogates): nothing to look up.
+    user = await UserRepository(uow.session).get_by_email(email) if is_storable(email) else None
     if not await hasher.verify(password, user.password_hash if user else None) or user is None:
         raise InvalidCredentials
     return tokens.issue(user_id=user.id)

@@ -9,10 +9,11 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.support.fuzzing import fuzz_target
 from tests.support.pipeline import pipeline_env, processes, rabbitmq_url
 from tests.support.processes import Processes
 
-__all__ = ["live_server", "pipeline_env", "processes", "rabbitmq_url"]
+__all__ = ["fuzz_target", "live_server", "pipeline_env", "processes", "rabbitmq_url"]
 
 
 @pytest.fixture
