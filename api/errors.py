@@ -17,6 +17,7 @@ from api.ratelimit import rate_limit_headers
 from api.schemas import ErrorBody
 from domain.infra.ratelimit import RateLimitExceeded
 from domain.orders.errors import (
+    IdempotencyKeyReused,
     InvalidCursor,
     InvalidStatusTransition,
     OrderListForbidden,
@@ -34,6 +35,7 @@ DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {
     InvalidStatusTransition: status.HTTP_409_CONFLICT,
     OrderListForbidden: status.HTTP_403_FORBIDDEN,
     InvalidCursor: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    IdempotencyKeyReused: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 
 _BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}

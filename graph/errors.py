@@ -19,6 +19,7 @@ from strawberry.extensions import SchemaExtension
 
 from domain.infra.ratelimit import RateLimitExceeded
 from domain.orders.errors import (
+    IdempotencyKeyReused,
     InvalidCursor,
     InvalidStatusTransition,
     OrderListForbidden,
@@ -46,6 +47,7 @@ ERROR_CODES: dict[type[Exception], str] = {
     OrderNotFound: NOT_FOUND,
     ValidationError: BAD_USER_INPUT,
     InvalidCursor: BAD_USER_INPUT,
+    IdempotencyKeyReused: BAD_USER_INPUT,
     EmailAlreadyRegistered: CONFLICT,
     InvalidStatusTransition: CONFLICT,
     RateLimitExceeded: RATE_LIMITED,

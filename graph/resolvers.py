@@ -107,15 +107,23 @@ async def token(info: Info, email: str, password: str) -> Token:
     return Token.from_domain(access)
 
 
-async def create_order(info: Info, input: CreateOrderInput) -> Order:
+async def create_order(
+    info: Info,
+    input: CreateOrderInput,
+    idempotency_key: str | None = None,
+) -> Order:
     context = info.context
     user_id = context.require_user()
     data = input.to_domain()
     async with context.services.unit_of_work() as uow:
         created = await orders.create_order(
-            uow=uow, cache=context.services.order_cache, user_id=user_id, data=data
+            uow=uow,
+            cache=context.services.order_cache,
+            user_id=user_id,
+            data=data,
+            idempotency_key=idempotency_key,
         )
-    return Order.from_domain(created)
+    return Order.from_domain(created.order)
 
 
 async def update_order_status(info: Info, id: uuid.UUID, status: OrderStatus) -> Order:

@@ -57,7 +57,10 @@ class Mutation:
     )
     create_order: Order = strawberry.mutation(
         resolver=resolvers.create_order,
-        description="Create a PENDING order; the server computes `totalPrice` (Σ quantity × price).",
+        description="Create a PENDING order; the server computes `totalPrice` (Σ quantity × price). "
+        "`idempotencyKey` (as REST's Idempotency-Key: 1–255 visible ASCII characters, kept 24 hours) "
+        "makes a retry safe: the same key and input return the order the first call created and "
+        "create nothing; the same key with other input is BAD_USER_INPUT.",
     )
     update_order_status: Order = strawberry.mutation(
         resolver=resolvers.update_order_status,

@@ -5,14 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Response, status
+from fastapi import Depends, Header, Query, Request, Response, status
 
 from api.deps import CurrentUserId, OrderCacheDep, State, UoW
 from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
 from domain.orders import service
-from domain.orders.schemas import OrderCreate, OrderOut, StatusUpdate
+from domain.orders.schemas import (
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    IDEMPOTENCY_KEY_PATTERN,
+    OrderCreate,
+    OrderOut,
+    StatusUpdate,
+)
 
 router = SlashTolerantRouter(
     prefix="/orders", tags=["orders"], dependencies=[Depends(limit_per_user)]
@@ -23,18 +29,57 @@ _AUTH_ERRORS = (401, 422, 429)
 _BODY_ERRORS = (400,)
 
 
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Makes a retry safe: a new key for each new order (e.g. a UUID), the same key "
+        "when the same request is sent again. 1–255 visible ASCII characters; kept 24 hours.",
+    ),
+]
+
+
 @router.post(
     "/",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(*_BODY_ERRORS, *_AUTH_ERRORS),
+    responses={
+        **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS),
+        201: {
+            "headers": {
+                "Location": {"description": "The order's URL", "schema": {"type": "string"}},
+                "Idempotent-Replayed": {
+                    "description": "`true` when an earlier request with the same Idempotency-Key "
+                    "created this order (nothing was created now)",
+                    "schema": {"type": "string", "enum": ["true"]},
+                },
+            }
+        },
+    },
 )
 async def create_order(
-    data: OrderCreate, user_id: CurrentUserId, uow: UoW, cache: OrderCacheDep, response: Response
+    data: OrderCreate,
+    user_id: CurrentUserId,
+    uow: UoW,
+    cache: OrderCacheDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> OrderOut:
-    """Create a PENDING order. `total_price` is computed by the server (Σ quantity × price)."""
-    order = await service.create_order(uow=uow, cache=cache, user_id=user_id, data=data)
-    response.headers["Location"] = f"/orders/{order.id}/"
-    return order
+    """Create a PENDING order. `total_price` is computed by the server (Σ quantity × price).
+
+    With `Idempotency-Key`, a retry of the same request answers 201 with the order the first one
+    created (as it is now) and `Idempotent-Replayed: true`, and creates nothing; the same key with a
+    different body is 422.
+    """
+    created = await service.create_order(
+        uow=uow, cache=cache, user_id=user_id, data=data, idempotency_key=idempotency_key
+    )
+    response.headers["Location"] = f"/orders/{created.order.id}/"
+    if created.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return created.order
 
 
 @router.get(

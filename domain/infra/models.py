@@ -2,7 +2,7 @@
 
 from domain.events.models import OutboxEvent, ProcessedEvent
 from domain.infra.db import Base
-from domain.orders.models import Order
+from domain.orders.models import IdempotencyKey, Order
 from domain.users.models import User
 
-__all__ = ["Base", "Order", "OutboxEvent", "ProcessedEvent", "User"]
+__all__ = ["Base", "IdempotencyKey", "Order", "OutboxEvent", "ProcessedEvent", "User"]

@@ -26,3 +26,13 @@ class InvalidCursor(Exception):
 
     def __init__(self) -> None:
         super().__init__("Invalid pagination cursor")
+
+
+class IdempotencyKeyReused(Exception):
+    """The idempotency key already created an order from a different request."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was already used for a different order request; "
+            "use a new key for a new order"
+        )

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKey, Index, Integer, Numeric
+from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,3 +33,22 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Bumped on every change; the cache never replaces a newer version with an older one.
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class IdempotencyKey(Base):
+    """An `Idempotency-Key` a user sent with a new order: the order its first request created, and
+    a fingerprint of that request, so a retry replays the order instead of creating another.
+
+    Keys are the user's own (another user's identical key is unrelated) and live 24 hours.
+    """
+
+    __tablename__ = "order_idempotency_keys"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # SHA-256 (hex) of the request as validated: the same order asked for again, or not.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

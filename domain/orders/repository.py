@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.orders.models import Order
+from domain.orders.models import IdempotencyKey, Order
 from domain.orders.pagination import Position
 
 
@@ -40,3 +41,27 @@ class OrderRepository:
             stmt = stmt.where(tuple_(Order.created_at, Order.id) < tuple_(*after))
         stmt = stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
         return (await self._session.execute(stmt)).scalars().all()
+
+
+class IdempotencyKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, *, user_id: int, key: str) -> IdempotencyKey | None:
+        stmt = select(IdempotencyKey).where(
+            IdempotencyKey.user_id == user_id, IdempotencyKey.idempotency_key == key
+        )
+        return (await self._session.execute(stmt)).scalar_one_or_none()
+
+    async def add(self, record: IdempotencyKey) -> None:
+        """Insert; a concurrent insert of the same key waits here for the other transaction, then
+        fails with `IntegrityError` if that one committed."""
+        self._session.add(record)
+        await self._session.flush()
+
+    async def delete_expired(self, *, user_id: int, before: datetime) -> None:
+        await self._session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.user_id == user_id, IdempotencyKey.created_at < before
+            )
+        )

@@ -76,6 +76,24 @@ Money = Annotated[
 ]
 
 
+# Visible ASCII without spaces ("!" to "~"), 1 to 255 characters: a UUID, a ULID or a hash fits,
+# and an HTTP header carries it unchanged.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]+$"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+IdempotencyKeyText = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=IDEMPOTENCY_KEY_MAX_LENGTH, pattern=IDEMPOTENCY_KEY_PATTERN
+    ),
+]
+
+
+class IdempotencyKeyArgument(BaseModel):
+    """The key as a client sent it, checked (a `ValidationError` otherwise)."""
+
+    idempotency_key: IdempotencyKeyText
+
+
 class OrderItem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
 
 from domain.infra.db import utcnow
 from domain.infra.uow import UnitOfWork
 from domain.orders.cache import OrderCache
-from domain.orders.errors import OrderListForbidden, OrderNotFound
+from domain.orders.errors import IdempotencyKeyReused, OrderListForbidden, OrderNotFound
 from domain.orders.events import record_new_order
-from domain.orders.models import Order
+from domain.orders.models import IdempotencyKey, Order
 from domain.orders.pagination import decode_cursor, encode_cursor
-from domain.orders.repository import OrderRepository
-from domain.orders.schemas import OrderCreate, OrderOut, OrderPage
+from domain.orders.repository import IdempotencyKeyRepository, OrderRepository
+from domain.orders.schemas import IdempotencyKeyArgument, OrderCreate, OrderOut, OrderPage
 from domain.orders.status import OrderStatus, ensure_transition
 
 
@@ -43,10 +48,75 @@ def _refresh_cache_after_commit(
     return out
 
 
+# How long an Idempotency-Key is remembered; afterwards the same key creates a new order.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedOrder:
+    order: OrderOut
+    # True when an earlier request with the same idempotency key created the order.
+    replayed: bool
+
+
 async def create_order(
-    *, uow: UnitOfWork, cache: OrderCache | None, user_id: int, data: OrderCreate
-) -> OrderOut:
-    """A new PENDING order of `user_id`; its total is computed here, never taken from the client."""
+    *,
+    uow: UnitOfWork,
+    cache: OrderCache | None,
+    user_id: int,
+    data: OrderCreate,
+    idempotency_key: str | None = None,
+) -> CreatedOrder:
+    """A new PENDING order of `user_id`; its total is computed here, never taken from the client.
+
+    With an `idempotency_key` (1–255 visible ASCII characters, per user, kept 24 hours), a retry is
+    safe: the same key with the same request returns the order the first request created, as it is
+    now, and creates nothing (no second order, no second `new_order` event); the same key with a
+    different request raises `IdempotencyKeyReused`. Concurrent requests with one key create one
+    order: the second waits on the key's unique index until the first commits, then replays it.
+    """
+    if idempotency_key is None:
+        order = await _insert_order(uow, user_id, data)
+        return CreatedOrder(order=_refresh_cache_after_commit(uow, cache, order), replayed=False)
+    key = IdempotencyKeyArgument(idempotency_key=idempotency_key).idempotency_key
+    fingerprint = _fingerprint(data)
+    keys = IdempotencyKeyRepository(uow.session)
+    now = utcnow()
+    # The user's expired keys go first, so an expired key is simply free again.
+    await keys.delete_expired(user_id=user_id, before=now - IDEMPOTENCY_KEY_TTL)
+    known = await keys.get(user_id=user_id, key=key)
+    if known is None:
+        try:
+            async with uow.session.begin_nested():
+                order = await _insert_order(uow, user_id, data)
+                await keys.add(
+                    IdempotencyKey(
+                        user_id=user_id,
+                        idempotency_key=key,
+                        request_hash=fingerprint,
+                        order_id=order.id,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            # A concurrent request with this key committed first: its order is the answer.
+            known = await keys.get(user_id=user_id, key=key)
+            if known is None:
+                raise
+        else:
+            out = _refresh_cache_after_commit(uow, cache, order)
+            return CreatedOrder(order=out, replayed=False)
+    if known.request_hash != fingerprint:
+        raise IdempotencyKeyReused
+    original = await OrderRepository(uow.session).get_owned(
+        order_id=known.order_id, user_id=user_id
+    )
+    if original is None:  # deleted with its key (ON DELETE CASCADE): never expected
+        raise OrderNotFound
+    return CreatedOrder(order=OrderOut.model_validate(original), replayed=True)
+
+
+async def _insert_order(uow: UnitOfWork, user_id: int, data: OrderCreate) -> Order:
     now = utcnow()
     order = Order(
         id=uuid.uuid4(),
@@ -60,7 +130,14 @@ async def create_order(
     )
     await OrderRepository(uow.session).add(order)
     await record_new_order(uow=uow, order=order)
-    return _refresh_cache_after_commit(uow, cache, order)
+    return order
+
+
+def _fingerprint(data: OrderCreate) -> str:
+    """The request as validated, hashed: "5.5" and "5.50", or a missing and a null name, are the
+    same request; another item, quantity, price or `total_price` is a different one."""
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def get_order(

@@ -18,7 +18,7 @@ def test_the_schema_has_the_contracts_operations() -> None:
         "orders(userId: Int!, limit: Int = 50, after: String): [Order!]!",
         "register(email: String!, password: String!): User!",
         "token(email: String!, password: String!): Token!",
-        "createOrder(input: CreateOrderInput!): Order!",
+        "createOrder(input: CreateOrderInput!, idempotencyKey: String = null): Order!",
         "updateOrderStatus(id: UUID!, status: OrderStatus!): Order!",
     ]:
         assert f"  {line}\n" in sdl, line
