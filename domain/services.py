@@ -27,12 +27,16 @@ from domain.users.tokens import TokenService
 class RateLimitRules:
     default: RateLimitRule
     auth: RateLimitRule
+    login_per_account: RateLimitRule
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimitRules:
         return cls(
             default=RateLimitRule.parse("default", settings.rate_limit.default),
             auth=RateLimitRule.parse("auth", settings.rate_limit.auth),
+            login_per_account=RateLimitRule.parse(
+                "login_account", settings.rate_limit.login_per_account
+            ),
         )
 
 

@@ -103,6 +103,8 @@ async def token(info: Info, email: str, password: str) -> Token:
             tokens=context.services.tokens,
             email=email,
             password=password,
+            limiter=context.services.limiter,
+            login_rule=context.services.rate_limits.login_per_account,
         )
     return Token.from_domain(access)
 

@@ -32,11 +32,17 @@ async def register(data: UserCreate, uow: UoW, state: State) -> UserOut:
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UoW, state: State
 ) -> AccessToken:
-    """OAuth2 password flow: form fields `username` (the email) and `password` → a bearer token."""
+    """OAuth2 password flow: form fields `username` (the email) and `password` → a bearer token.
+
+    Limited per client IP and per account (`RATE_LIMIT_LOGIN_PER_ACCOUNT` attempts on one email,
+    from anywhere); past either limit, 429, whether or not the email has an account.
+    """
     return await service.issue_token(
         uow=uow,
         hasher=state.hasher,
         tokens=state.tokens,
         email=form.username,
         password=form.password,
+        limiter=state.limiter,
+        login_rule=state.rate_limits.login_per_account,
     )

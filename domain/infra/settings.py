@@ -161,6 +161,9 @@ class RateLimitSettings(BaseSettings):
     default: str = "100/minute"
     # Per client IP, on /token and /register/.
     auth: str = "10/minute"
+    # Per account (the lower-cased email) on /token and the `token` mutation: every attempt counts,
+    # whether or not an account has that email, so the answer never tells which emails exist.
+    login_per_account: str = "5/minute"
 
 
 class CacheSettings(BaseSettings):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
+from domain.infra.ratelimit import RateLimiter, RateLimitExceeded, RateLimitRule
 from domain.infra.text import is_storable
 from domain.infra.uow import UnitOfWork
 from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials
@@ -38,12 +40,23 @@ async def issue_token(
     tokens: TokenService,
     email: str,
     password: str,
+    limiter: RateLimiter | None = None,
+    login_rule: RateLimitRule | None = None,
 ) -> AccessToken:
     """Check the credentials and issue an access token.
 
     An unknown email costs the same password check as a wrong password, and both raise the same
     `InvalidCredentials`, so neither the answer nor its timing reveals which emails exist.
+
+    With a `limiter`, `login_rule` bounds the attempts on one account, wherever they come from: each
+    attempt on an email (lower-cased) is counted before anything is checked, successful or not, and
+    whether or not an account has that email; past the limit `RateLimitExceeded`, the same for every
+    email. Redis unreachable: no limit (fails open, like every limit).
     """
+    if limiter is not None and login_rule is not None:
+        verdict = await limiter.hit(login_rule, _account_identity(email))
+        if verdict is not None and not verdict.allowed:
+            raise RateLimitExceeded(verdict)
     # No account has an email PostgreSQL cannot store (NUL, lone surrogates): nothing to look up.
     user = await UserRepository(uow.session).get_by_email(email) if is_storable(email) else None
     if not await hasher.verify(password, user.password_hash if user else None) or user is None:
@@ -58,3 +71,9 @@ async def get_user(*, uow: UnitOfWork, user_id: int) -> User | None:
 async def get_users(*, uow: UnitOfWork, user_ids: Sequence[int]) -> dict[int, User]:
     """The users among `user_ids` that exist, by id, in one query (for batched lookups)."""
     return {user.id: user for user in await UserRepository(uow.session).get_many(user_ids)}
+
+
+def _account_identity(email: str) -> str:
+    # Hashed: Redis keys never hold an email, and any text (however long or odd) makes a short key.
+    digest = hashlib.sha256(email.lower().encode("utf-8", "surrogatepass")).hexdigest()
+    return f"email:{digest[:32]}"
