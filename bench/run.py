@@ -471,7 +471,7 @@ def main() -> None:
         "REDIS_KEY_PREFIX": f"orders-bench-{tag}:",
         "RATE_LIMIT_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
-        "DATABASE_POOL_SIZE": "20",
+        "DATABASE_POOL_SIZE": "32",
         "RABBITMQ_URL": str(URL(RABBITMQ_URL).with_path(f"/{vhost}")),
         "TASKIQ_STREAM": f"orders-bench-{tag}:taskiq",
         "WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),

@@ -52,8 +52,14 @@ class Services:
     limiter: RateLimiter | None
     rate_limits: RateLimitRules
 
+    read_session_factory: async_sessionmaker[AsyncSession]
+
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    def read_only(self) -> UnitOfWork:
+        """For reads: statements run in autocommit, so no BEGIN/COMMIT round trips. Never write."""
+        return UnitOfWork(self.read_session_factory)
 
 
 @asynccontextmanager
@@ -82,6 +88,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             settings=settings,
             engine=engine,
             session_factory=create_session_factory(engine),
+            read_session_factory=create_session_factory(
+                engine.execution_options(isolation_level="AUTOCOMMIT")
+            ),
             redis=redis,
             tokens=TokenService.from_settings(settings.auth),
             hasher=hasher,

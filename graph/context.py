@@ -28,7 +28,7 @@ class Loaders:
         self.user: DataLoader[int, UserOut | None] = DataLoader(load_fn=self._load_users)
 
     async def _load_users(self, user_ids: Sequence[int]) -> list[UserOut | None]:
-        async with self._services.unit_of_work() as uow:
+        async with self._services.read_only() as uow:
             found = await users.get_users(uow=uow, user_ids=user_ids)
         return [
             UserOut.model_validate(found[user_id]) if user_id in found else None

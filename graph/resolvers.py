@@ -36,7 +36,7 @@ async def me(info: Info) -> User:
 async def order(info: Info, id: uuid.UUID) -> Order | None:
     context = info.context
     user_id = context.require_user()
-    async with context.services.unit_of_work() as uow:
+    async with context.services.read_only() as uow:
         read = await orders.get_order(
             uow=uow, cache=context.services.order_cache, user_id=user_id, order_id=id
         )
@@ -50,7 +50,7 @@ async def _list_orders(info: Info, user_id: int, limit: int | None, after: str |
     query = OrderListQuery.model_validate(
         {"limit": limit, "cursor": after} if limit is not None else {"cursor": after}
     )
-    async with context.services.unit_of_work() as uow:
+    async with context.services.read_only() as uow:
         return await orders.list_orders(
             uow=uow,
             requester_id=requester_id,

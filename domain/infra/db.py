@@ -41,7 +41,10 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.timeout_seconds,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip on every request): after a PostgreSQL restart the first
+        # statement on a stale connection fails (503), which invalidates the whole pool at once.
+        pool_pre_ping=False,
+        pool_recycle=1800,
         connect_args={
             "timeout": settings.timeout_seconds,
             "command_timeout": settings.timeout_seconds * 5,

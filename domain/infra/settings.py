@@ -60,8 +60,9 @@ class DatabaseSettings(BaseSettings):
     model_config = _group("DATABASE_")
 
     url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/orders"
-    pool_size: int = Field(default=10, ge=1)
-    max_overflow: int = Field(default=10, ge=0)
+    pool_size: int = Field(default=20, ge=1)
+    # Extra connections are opened and closed under bursts; that churn costs more than a short wait.
+    max_overflow: int = Field(default=0, ge=0)
     # How long a request waits for a connection, and for a statement, before the database counts as down.
     timeout_seconds: float = Field(default=2.0, gt=0)
 
