@@ -105,6 +105,26 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+_INTERNAL_ERROR = "Internal server error"
+# Starlette answers an unhandled exception outside every middleware, so the edge's headers are not
+# on this answer: it carries its own.
+_INTERNAL_ERROR_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: the client gets a fixed message in the usual shape; the details go to the log only."""
+    logger.error(
+        "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
+    )
+    return error_response(
+        status.HTTP_500_INTERNAL_SERVER_ERROR, _INTERNAL_ERROR, _INTERNAL_ERROR_HEADERS
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     for error_type in DOMAIN_ERROR_STATUS:
         app.add_exception_handler(error_type, _domain_error)
@@ -114,3 +134,5 @@ def install_error_handlers(app: FastAPI) -> None:
     # Connection-level failures (refused, timed out, pool exhausted) mean "down", not "bug".
     for error_type in (OperationalError, InterfaceError, PoolTimeoutError, OSError):
         app.add_exception_handler(error_type, _database_unavailable)
+    # Anything else is a bug; never Starlette's plain-text page (or, in debug, its traceback).
+    app.add_exception_handler(Exception, _unexpected)
