@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Table, delete, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders.models import IdempotencyKey, Order
@@ -16,8 +17,14 @@ class OrderRepository:
         self._session = session
 
     async def add(self, order: Order) -> None:
-        self._session.add(order)
-        await self._session.flush()
+        """Insert the new order: a plain INSERT, without the ORM's flush machinery (which cost about
+        a quarter of a POST /orders/). `order` stays a detached value object."""
+        table = cast(Table, Order.__table__)
+        await self._session.execute(
+            insert(table).values(
+                {column.key: getattr(order, column.key) for column in table.columns}
+            )
+        )
 
     async def get_owned(self, *, order_id: uuid.UUID, user_id: int) -> Order | None:
         stmt = select(Order).where(Order.id == order_id, Order.user_id == user_id)
