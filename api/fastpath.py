@@ -47,8 +47,17 @@ class CachedOrderFastPath:
         except (InvalidToken, ValueError):
             return False
         headers = [(b"content-type", b"application/json"), (b"x-cache", b"HIT")]
-        if services.limiter is not None:
-            verdict = await services.limiter.hit(services.rate_limits.default, f"user:{user_id}")
+        cache = services.order_cache
+        if services.limiter is None:
+            cached = await cache.get(order_id)
+        else:
+            # One Redis round trip for the limit and the cached order together.
+            verdict, cached = await cache.get_counting(
+                order_id,
+                limiter=services.limiter,
+                rule=services.rate_limits.default,
+                identity=f"user:{user_id}",
+            )
             # Counted now, so the route must not count this request again if it falls through.
             scope.setdefault("state", {})[RATE_LIMIT_VERDICT] = verdict
             if verdict is not None:
@@ -57,7 +66,6 @@ class CachedOrderFastPath:
                 headers += [
                     (k.lower().encode(), v.encode()) for k, v in rate_limit_headers(verdict).items()
                 ]
-        cached = await services.order_cache.get(order_id)
         if cached is None or not cached.readable_by(user_id):
             return False
         headers.append((b"content-length", str(len(cached.body)).encode()))

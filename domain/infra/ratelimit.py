@@ -17,17 +17,25 @@ from redis.asyncio import Redis
 from domain.infra.redis import RedisBreaker
 
 _HIT = """
+local counters = tonumber(ARGV[1])
 local result = {}
-for i, key in ipairs(KEYS) do
-  local window_ms = tonumber(ARGV[i])
-  local count = redis.call('INCR', key)
-  local ttl = redis.call('PTTL', key)
+for i = 1, counters do
+  local window_ms = tonumber(ARGV[i + 1])
+  local count = redis.call('INCR', KEYS[i])
+  local ttl = redis.call('PTTL', KEYS[i])
   if ttl < 0 then
-    redis.call('PEXPIRE', key, window_ms)
+    redis.call('PEXPIRE', KEYS[i], window_ms)
     ttl = window_ms
   end
   result[#result + 1] = count
   result[#result + 1] = ttl
+end
+-- Optionally, in the same round trip, fields of one more key (a hash): the hot path's cached order.
+if #KEYS > counters then
+  local values = redis.call('HMGET', KEYS[counters + 1], unpack(ARGV, counters + 2))
+  for _, value in ipairs(values) do
+    result[#result + 1] = value
+  end
 end
 return result
 """
@@ -70,23 +78,46 @@ class RateLimiter:
 
     async def hit(self, rule: RateLimitRule, identity: str) -> RateLimitVerdict | None:
         """Count one request of `identity` against `rule`; None when Redis can't tell (fail open)."""
+        verdict, _ = await self.hit_and_read(rule, identity)
+        return verdict
+
+    async def hit_and_read(
+        self,
+        rule: RateLimitRule,
+        identity: str,
+        read: tuple[str, Sequence[str]] | None = None,
+    ) -> tuple[RateLimitVerdict | None, list[bytes | None] | None]:
+        """`hit`, and the `read` = (hash key, fields) values in the same round trip.
+
+        (None, None) when Redis can't tell: the limit fails open and the read is a miss.
+        """
         keys = [f"{self._prefix}{rule.name}:{item.key_for()}:{identity}" for item in rule.items]
-        windows_ms = [item.get_expiry() * 1000 for item in rule.items]
+        args: list[str | int] = [len(keys), *(item.get_expiry() * 1000 for item in rule.items)]
+        if read is not None:
+            keys.append(read[0])
+            args.extend(read[1])
 
-        async def count() -> list[int]:
-            return [int(value) for value in await self._hit(keys=keys, args=windows_ms)]
+        async def run() -> list[int | bytes | None]:
+            result: list[int | bytes | None] = await self._hit(keys=keys, args=args)
+            return result
 
-        counters = await self._breaker.call(count, fallback=None, what="rate limiting")
-        if counters is None:
-            return None
+        reply = await self._breaker.call(run, fallback=None, what="rate limiting")
+        if reply is None:
+            return None, None
         verdicts = [
-            _verdict(item.amount, counters[2 * n], counters[2 * n + 1])
+            _verdict(item.amount, int(reply[2 * n] or 0), int(reply[2 * n + 1] or 0))
             for n, item in enumerate(rule.items)
         ]
         refused = [v for v in verdicts if not v.allowed]
-        if refused:
-            return max(refused, key=lambda v: v.retry_after)
-        return min(verdicts, key=lambda v: v.remaining)
+        verdict = (
+            max(refused, key=lambda v: v.retry_after)
+            if refused
+            else min(verdicts, key=lambda v: v.remaining)
+        )
+        if read is None:
+            return verdict, None
+        values = reply[2 * len(rule.items) :]
+        return verdict, [value if isinstance(value, bytes) else None for value in values]
 
 
 def _verdict(limit: int, count: int, ttl_ms: int) -> RateLimitVerdict:

@@ -10,11 +10,13 @@ reader that loaded version 1 can never put it back over the version 2 a status c
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from domain.infra.metrics import ORDER_CACHE
+from domain.infra.ratelimit import RateLimiter, RateLimitRule, RateLimitVerdict
 from domain.infra.redis import RedisBreaker
 
 _PUT_IF_NEWER = """
@@ -38,6 +40,16 @@ class CachedOrder:
         return self.user_id == user_id
 
 
+def _cached_order(values: Sequence[object] | None) -> CachedOrder | None:
+    """From the hash's (u, b) fields; None when absent."""
+    if values is None:
+        return None
+    user_id, body = values
+    if not isinstance(body, bytes) or not isinstance(user_id, bytes | str | int):
+        return None
+    return CachedOrder(user_id=int(user_id), body=body)
+
+
 class OrderCache:
     def __init__(
         self, redis: Redis, breaker: RedisBreaker, *, key_prefix: str, ttl_seconds: int
@@ -55,14 +67,22 @@ class OrderCache:
         """The cached order, or None on a miss or when Redis is unavailable."""
 
         async def read() -> CachedOrder | None:
-            user_id, body = await self._redis.hmget(self.key(order_id), ["u", "b"])
-            if not isinstance(body, bytes) or user_id is None:
-                return None
-            return CachedOrder(user_id=int(user_id), body=body)
+            return _cached_order(await self._redis.hmget(self.key(order_id), ["u", "b"]))
 
         cached = await self._breaker.call(read, fallback=None, what="order cache read")
         ORDER_CACHE.labels("hit" if cached is not None else "miss").inc()
         return cached
+
+    async def get_counting(
+        self, order_id: uuid.UUID, *, limiter: RateLimiter, rule: RateLimitRule, identity: str
+    ) -> tuple[RateLimitVerdict | None, CachedOrder | None]:
+        """The caller's rate-limit verdict and the cached order, in one Redis round trip."""
+        verdict, values = await limiter.hit_and_read(
+            rule, identity, read=(self.key(order_id), ("u", "b"))
+        )
+        cached = _cached_order(values)
+        ORDER_CACHE.labels("hit" if cached is not None else "miss").inc()
+        return verdict, cached
 
     async def put(self, *, order_id: uuid.UUID, version: int, user_id: int, body: bytes) -> bool:
         """Store `body` as `version` unless a newer version is cached; True if it was stored."""
