@@ -47,7 +47,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         pool_recycle=1800,
         connect_args={
             "timeout": settings.timeout_seconds,
-            "command_timeout": settings.timeout_seconds * 5,
+            "command_timeout": settings.timeout_seconds,
             # Server-side: no query and no idle transaction may hold a connection forever.
             "server_settings": {
                 "idle_in_transaction_session_timeout": "60000",

@@ -32,3 +32,10 @@ async def create_vhost(base_url: str) -> str:
 
 async def delete_vhost(url: str) -> None:
     await _rabbitmqctl("delete_vhost", URL(url).path.lstrip("/"))
+
+
+async def close_all_connections(url: str) -> None:
+    """The broker closes every client connection of the URL's vhost, as when it restarts."""
+    await _rabbitmqctl(
+        "close_all_connections", "--vhost", URL(url).path.lstrip("/"), "test: broker restart"
+    )
