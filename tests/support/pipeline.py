@@ -144,9 +144,15 @@ async def publish(settings: Settings, *bodies: tuple[str, bytes]) -> None:
             )
 
 
-async def create_orders(base_url: str, count: int) -> list[tuple[str, str]]:
-    """`count` orders of a new user, created concurrently over HTTP: [(order id, request id)]."""
+async def create_orders(
+    base_url: str, count: int, *, concurrency: int | None = None
+) -> list[tuple[str, str]]:
+    """`count` orders of a new user, created concurrently over HTTP: [(order id, request id)].
+
+    At most `concurrency` requests are in flight at once (all of them when None).
+    """
     email = f"pipeline-{uuid.uuid4().hex[:8]}@example.com"
+    in_flight = asyncio.Semaphore(concurrency or count or 1)
     async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
         registered = await client.post(
             "/register/", json={"email": email, "password": "pw-123456789"}
@@ -158,11 +164,12 @@ async def create_orders(base_url: str, count: int) -> list[tuple[str, str]]:
 
         async def one() -> tuple[str, str]:
             request_id = f"req-{uuid.uuid4().hex[:12]}"
-            response = await client.post(
-                "/orders/",
-                json={"items": [{"product_id": "sku-1", "quantity": 2, "price": "8.50"}]},
-                headers={**headers, "X-Request-ID": request_id},
-            )
+            async with in_flight:
+                response = await client.post(
+                    "/orders/",
+                    json={"items": [{"product_id": "sku-1", "quantity": 2, "price": "8.50"}]},
+                    headers={**headers, "X-Request-ID": request_id},
+                )
             assert response.status_code == 201, response.text
             return response.json()["id"], request_id
 
