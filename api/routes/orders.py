@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response, status
+from pydantic import TypeAdapter
 
 from api.deps import CurrentUserId, OrderCacheDep, State, UoW
 from api.ratelimit import limit_per_user
@@ -19,6 +20,8 @@ from domain.orders.schemas import (
     OrderOut,
     StatusUpdate,
 )
+
+_ORDER_LIST = TypeAdapter(list[OrderOut])
 
 router = SlashTolerantRouter(
     prefix="/orders", tags=["orders"], dependencies=[Depends(limit_per_user)]
@@ -125,7 +128,14 @@ async def update_order_status(
     )
 
 
-@router.get("/user/{user_id}/", responses=error_responses(*_AUTH_ERRORS, 403))
+@router.get(
+    "/user/{user_id}/",
+    response_model=list[OrderOut],
+    responses={
+        **error_responses(*_AUTH_ERRORS, 403),
+        200: {"headers": {"Link": {"description": 'The next page: `<url>; rel="next"`'}}},
+    },
+)
 async def list_user_orders(
     user_id: int,
     requester_id: CurrentUserId,
@@ -134,7 +144,7 @@ async def list_user_orders(
     response: Response,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> list[OrderOut]:
+) -> Response:
     """Your orders, newest first. When more remain, `Link: <…>; rel="next"` gives the next page."""
     async with state.read_only() as uow:
         page = await service.list_orders(
@@ -143,4 +153,9 @@ async def list_user_orders(
     if page.next_cursor is not None:
         next_url = request.url.include_query_params(limit=limit, cursor=page.next_cursor)
         response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return page.items
+    # Serialised once, here: returning the models would have FastAPI validate them all over again.
+    return Response(
+        content=_ORDER_LIST.dump_json(page.items),
+        media_type="application/json",
+        headers=dict(response.headers),
+    )
