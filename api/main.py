@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings.app)
         async with open_services(settings) as services:
             app.state.services = services
+            # Everything built so far lives as long as the process: keep it out of the cyclic GC's
+            # full collections, whose scans of it were the cached read's ~100 ms p99 stalls.
+            gc.freeze()
             # Publishes the outbox: each new order's event reaches RabbitMQ right after its commit.
             relay = start_outbox_relay(settings, services.session_factory)
             try:
