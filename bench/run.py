@@ -32,6 +32,8 @@ import httpx
 from redis.asyncio import Redis
 from yarl import URL
 
+from bench.pipeline import ORDERS as BURST_ORDERS
+from bench.pipeline import create_orders, rabbitmqctl
 from domain.orders.pagination import encode_cursor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +51,6 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "400"))
 IDLE_ORDERS = int(os.environ.get("BENCH_IDLE_ORDERS", "50"))
-BURST_ORDERS = int(os.environ.get("BENCH_ORDERS", "2000"))
-BURST_CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 PASSWORD = "bench-password-1"
 
 
@@ -348,10 +348,6 @@ async def drop_database(name: str) -> None:
         await connection.close()
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True)
-
-
 @contextlib.contextmanager
 def pipeline_processes(env: dict[str, str]) -> Iterator[None]:
     """The consumer and the worker, for the whole run: every order created is processed."""
@@ -418,16 +414,14 @@ def pipeline_scenario(base: str, dsn: str, token: str) -> dict[str, object]:
     with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
         for _ in range(IDLE_ORDERS):
             client.post("/orders/", json=body).raise_for_status()
-            time.sleep(
-                0.05
-            )  # pacing the load generator, not synchronisation: orders arrive one by one
+            # Pacing the load generator, not synchronisation: the orders arrive one by one.
+            time.sleep(0.05)
     asyncio.run(wait_all_processed(dsn, within=120))
     idle = asyncio.run(commit_to_start_ms(dsn, since))
 
     since = datetime.now(UTC)
-    started = time.monotonic()
-    asyncio.run(create_burst(base, headers, body))
-    created = time.monotonic() - started
+    started, done = asyncio.run(create_orders(base))  # BENCH_ORDERS orders, BENCH_CLIENTS at once
+    created = done - started
     asyncio.run(wait_all_processed(dsn, within=600))
     total = time.monotonic() - started
     burst = asyncio.run(commit_to_start_ms(dsn, since))
@@ -437,17 +431,6 @@ def pipeline_scenario(base: str, dsn: str, token: str) -> dict[str, object]:
         f"7b. pipeline burst: all {BURST_ORDERS} processed after": f"{total:.1f} s",
         "7b. pipeline burst: commit → task start": _percentiles(burst),
     }
-
-
-async def create_burst(base: str, headers: dict[str, str], body: dict[str, object]) -> None:
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
-        remaining = iter(range(BURST_ORDERS))
-
-        async def client_loop() -> None:
-            for _ in remaining:
-                (await client.post("/orders/", json=body)).raise_for_status()
-
-        await asyncio.gather(*(client_loop() for _ in range(BURST_CLIENTS)))
 
 
 async def delete_redis_keys(prefix: str) -> None:
