@@ -23,7 +23,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -31,69 +30,33 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from yarl import URL
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.stack import DATABASE_URL, ROOT, Process, create_database, drop_database, rabbitmqctl
+
 # Beside bench/run.py's results (git-ignored).
 LOGS = ROOT / "bench" / "results" / "pipeline"
 ORDERS = int(os.environ.get("BENCH_ORDERS", "2000"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
-DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/orders")
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "bench-password-1"
-
-
-def admin_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(False)
 
 
 def plain_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(False)
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True)
-
-
-class Process:
-    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        self.name = name
-        self.log_path = LOGS / f"{name}.log"
-        self._log = self.log_path.open("w")
-        self.popen = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_for(self, text: str, within: float = 60) -> None:
-        deadline = time.monotonic() + within
-        while text not in self.log_path.read_text():
-            if self.popen.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"{self.name} did not log {text!r}; see {self.log_path}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, 15)
-        try:
-            self.popen.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, 9)
-            self.popen.wait(5)
-        self._log.close()
+def _process(name: str, args: list[str], env: dict[str, str]) -> Process:
+    return Process(name, [sys.executable, *args], env, LOGS / f"{name}.log")
 
 
 @contextlib.contextmanager
 def stack(env: dict[str, str], port: int) -> Iterator[None]:
     api_args = ["-m", "uvicorn", "--factory", "api.main:create_app", "--port", str(port)]
     processes = [
-        Process("api", [*api_args, "--no-access-log", "--log-level", "warning"], env),
-        Process("consumer", ["-m", "consumer"], env),
-        *(Process(f"worker-{n}", ["-m", "worker"], env) for n in range(1, WORKERS + 1)),
+        _process("api", [*api_args, "--no-access-log", "--log-level", "warning"], env),
+        _process("consumer", ["-m", "consumer"], env),
+        *(_process(f"worker-{n}", ["-m", "worker"], env) for n in range(1, WORKERS + 1)),
     ]
     try:
         processes[1].wait_for("consuming new_order")
@@ -210,17 +173,7 @@ def main() -> None:
         flush=True,
     )
 
-    async def create_database() -> None:
-        connection = await asyncpg.connect(admin_dsn(DATABASE_URL))
-        await connection.execute(f'CREATE DATABASE "{database}"')
-        await connection.close()
-
-    async def drop_database() -> None:
-        connection = await asyncpg.connect(admin_dsn(DATABASE_URL))
-        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await connection.close()
-
-    asyncio.run(create_database())
+    asyncio.run(create_database(database))
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, URL(RABBITMQ_URL).user or "guest", ".*", ".*", ".*")
     try:
@@ -246,7 +199,7 @@ def main() -> None:
         print(f"  logs: {LOGS}")
     finally:
         rabbitmqctl("delete_vhost", vhost)
-        asyncio.run(drop_database())
+        asyncio.run(drop_database(database))
         asyncio.run(delete_stream(env["TASKIQ_STREAM"]))
 
 

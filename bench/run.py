@@ -15,7 +15,6 @@ import json
 import os
 import re
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -33,10 +32,10 @@ from redis.asyncio import Redis
 from yarl import URL
 
 from bench.pipeline import ORDERS as BURST_ORDERS
-from bench.pipeline import create_orders, rabbitmqctl
+from bench.pipeline import create_orders
+from bench.stack import PG_ADMIN, ROOT, Process, create_database, drop_database, rabbitmqctl
 from domain.orders.pagination import encode_cursor
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SCENARIO_LUA = ROOT / "bench" / "wrk" / "scenario.lua"
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
@@ -46,7 +45,6 @@ WRK_THREADS = 2
 API_WORKERS = int(os.environ.get("BENCH_API_WORKERS", "2"))
 DEEP_ORDERS = int(os.environ.get("BENCH_DEEP_ORDERS", "100000"))
 PATCH_ORDERS = int(os.environ.get("BENCH_PATCH_ORDERS", "60000"))
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "400"))
@@ -81,34 +79,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class Process:
-    """A child process in its own session, stopped with SIGTERM (then SIGKILL) with its children."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self._log = log.open("wb")
-        self.popen = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def stop(self, grace: float = 10.0) -> None:
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait()
-        self._log.close()
 
 
 def wait_until_serving(url: str, process: Process, timeout: float = 60.0) -> None:
@@ -330,22 +300,6 @@ def markdown(run: Run) -> str:
         )
     lines += ["", *(f"- {key}: {value}" for key, value in run.extra.items())]
     return "\n".join(lines) + "\n"
-
-
-async def create_database(name: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-async def drop_database(name: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 @contextlib.contextmanager
