@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -26,19 +25,24 @@ from collections.abc import Iterator
 
 import asyncpg
 import httpx
-from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from yarl import URL
 
-from bench.stack import DATABASE_URL, ROOT, Process, create_database, drop_database, rabbitmqctl
+from bench.stack import (
+    DATABASE_URL,
+    RABBITMQ_URL,
+    REDIS_URL,
+    ROOT,
+    Process,
+    delete_redis_keys,
+    throwaway_backends,
+)
 
 # Beside bench/run.py's results (git-ignored).
 LOGS = ROOT / "bench" / "results" / "pipeline"
 ORDERS = int(os.environ.get("BENCH_ORDERS", "2000"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
-RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "bench-password-1"
 
 
@@ -173,18 +177,8 @@ def main() -> None:
         flush=True,
     )
 
-    asyncio.run(create_database(database))
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, URL(RABBITMQ_URL).user or "guest", ".*", ".*", ".*")
     try:
-        subprocess.run(
-            [sys.executable, "-m", "alembic", "upgrade", "head"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        with stack(env, port):
+        with throwaway_backends(database=database, vhost=vhost, env=env), stack(env, port):
             started, created = asyncio.run(create_orders(f"http://127.0.0.1:{port}"))
             print(
                 f"  created {ORDERS} orders in {created - started:.2f} s "
@@ -198,17 +192,8 @@ def main() -> None:
         print(f"  commit → published (confirmed): {summary(published_ms)}")
         print(f"  logs: {LOGS}")
     finally:
-        rabbitmqctl("delete_vhost", vhost)
-        asyncio.run(drop_database(database))
-        asyncio.run(delete_stream(env["TASKIQ_STREAM"]))
-
-
-async def delete_stream(stream: str) -> None:
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.delete(stream, f"{stream}:dead")
-    finally:
-        await client.aclose()
+        # The cache, the rate-limit counters and the taskiq streams of this run.
+        asyncio.run(delete_redis_keys(f"bench-{tag}:"))
 
 
 if __name__ == "__main__":

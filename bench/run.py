@@ -28,12 +28,20 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from redis.asyncio import Redis
 from yarl import URL
 
 from bench.pipeline import ORDERS as BURST_ORDERS
 from bench.pipeline import create_orders
-from bench.stack import PG_ADMIN, ROOT, Process, create_database, drop_database, rabbitmqctl
+from bench.stack import (
+    PG_ADMIN,
+    RABBITMQ_URL,
+    ROOT,
+    Process,
+    create_database,
+    delete_redis_keys,
+    drop_database,
+    throwaway_backends,
+)
 from domain.orders.pagination import encode_cursor
 
 RESULTS = ROOT / "bench" / "results"
@@ -45,8 +53,7 @@ WRK_THREADS = 2
 API_WORKERS = int(os.environ.get("BENCH_API_WORKERS", "2"))
 DEEP_ORDERS = int(os.environ.get("BENCH_DEEP_ORDERS", "100000"))
 PATCH_ORDERS = int(os.environ.get("BENCH_PATCH_ORDERS", "60000"))
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "400"))
 IDLE_ORDERS = int(os.environ.get("BENCH_IDLE_ORDERS", "50"))
 PASSWORD = "bench-password-1"
@@ -387,15 +394,6 @@ def pipeline_scenario(base: str, dsn: str, token: str) -> dict[str, object]:
     }
 
 
-async def delete_redis_keys(prefix: str) -> None:
-    client = Redis.from_url(REDIS_URL)
-    try:
-        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            await client.delete(key)
-    finally:
-        await client.aclose()
-
-
 def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
@@ -425,148 +423,12 @@ def main() -> None:
             "worker_concurrency": WORKER_CONCURRENCY,
         },
     )
-    asyncio.run(create_database(database))
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, URL(RABBITMQ_URL).user or "guest", ".*", ".*", ".*")
     try:
-        subprocess.run(
-            [sys.executable, "-m", "alembic", "upgrade", "head"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        print("B1: bare FastAPI app", flush=True)
-        port = free_port()
-        bare = uvicorn("bench.bare_app:create_app", port, env, "bare")
-        try:
-            wait_until_serving(f"http://127.0.0.1:{port}/bare", bare)
-            b1 = measure("B1 bare FastAPI route", f"http://127.0.0.1:{port}/bare", "plain")
-        finally:
-            bare.stop()
-        b1.ratio = 1.0
-        run.results.append(b1)
-
-        def versus(result: Result, baseline: Result, label: str = "B1") -> Result:
-            result.ratio, result.baseline = result.rps / baseline.rps, label
-            run.results.append(result)
-            return result
-
-        with pipeline_processes(env), api_server(env, "api") as base:
-            reader_id, reader_token = login(base, f"reader-{tag}@example.com")
-            deep_id, deep_token = login(base, f"deep-{tag}@example.com")
-            patcher_id, patcher_token = login(base, f"patcher-{tag}@example.com")
-            _, writer_token = login(base, f"writer-{tag}@example.com")
-            asyncio.run(seed_orders(dsn, reader_id, 1000))
-            asyncio.run(seed_orders(dsn, deep_id, DEEP_ORDERS))
-            asyncio.run(seed_orders(dsn, patcher_id, PATCH_ORDERS))
-            reader_ids = write_ids("reader", asyncio.run(order_ids(dsn, reader_id, 1000)))
-            pending = asyncio.run(order_ids(dsn, patcher_id, PATCH_ORDERS))
-            patch_ids, patch_warmup_ids = (
-                write_ids("patch", pending[::2]),
-                write_ids("patch-warmup", pending[1::2]),
-            )
-            deep_cursor = asyncio.run(cursor_at(dsn, deep_id, 1000 * 50 - 1))
-
-            print("API scenarios", flush=True)
-            cached = versus(
-                measure("1. GET /orders/{id}/ cached", base, "get-order", reader_token, reader_ids),
-                b1,
-            )
-            with LoginTrickle(base, f"reader-{tag}@example.com", per_second=5):
-                trickle = versus(
-                    measure(
-                        "1b. cached GET + 5 logins/s", base, "get-order", reader_token, reader_ids
-                    ),
-                    b1,
-                )
-            trickle.note = f"p99 {trickle.p99_ms / cached.p99_ms:.2f}× the cached GET's"
-            posted = versus(measure("3. POST /orders/", base, "post-order", writer_token), b1)
-            drained = asyncio.run(wait_all_processed(dsn, within=600))
-            posted.note = f"every created order processed {drained:.0f} s after the scenario"
-            versus(
-                measure(
-                    "4. PATCH /orders/{id}/ (PENDING→PAID)",
-                    base,
-                    "patch-order",
-                    patcher_token,
-                    patch_ids,
-                    patch_warmup_ids,
-                ),
-                b1,
-            )
-            first = versus(
-                measure(
-                    "5a. list, first page (limit 50)",
-                    f"{base}/orders/user/{deep_id}/?limit=50",
-                    "plain",
-                    deep_token,
-                ),
-                b1,
-            )
-            deep = versus(
-                measure(
-                    "5b. list, page 1,000 deep",
-                    f"{base}/orders/user/{deep_id}/?limit=50&cursor={deep_cursor}",
-                    "plain",
-                    deep_token,
-                ),
-                b1,
-            )
-            deep.note = f"p99 {deep.p99_ms / first.p99_ms:.2f}× the first page's"
-            graphql_ok = (
-                httpx.post(
-                    f"{base}/graphql", json={"query": "{ __typename }"}, timeout=5
-                ).status_code
-                == 200
-            )
-            if graphql_ok:
-                versus(
-                    measure(
-                        "6. GraphQL order(id) cached",
-                        f"{base}/graphql",
-                        "graphql-order",
-                        reader_token,
-                        reader_ids,
-                    ),
-                    b1,
-                )
-            print("pipeline", flush=True)
-            run.extra.update(pipeline_scenario(base, dsn, writer_token))
-            run.extra["/token median (one Argon2id check, sequential)"] = (
-                f"{1000 * login_latency(base, f'reader-{tag}@example.com'):.1f} ms"
-            )
-
-        with api_server({**env, "ORDER_CACHE_ENABLED": "false"}, "api-nocache") as base:
-            uncached = measure(
-                "2. GET /orders/{id}/ uncached", base, "get-order", reader_token, reader_ids
-            )
-            versus(uncached, cached, "cached GET")
-
-        with api_server(
-            {**env, "RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_DEFAULT": "1000000000/minute"},
-            "api-limited",
-        ) as base:
-            versus(
-                measure(
-                    "1c. cached GET, rate limiting on", base, "get-order", reader_token, reader_ids
-                ),
-                b1,
-            )
-
-        print("servers", flush=True)
-        run.extra["redis-benchmark -t get (c=64)"] = f"{redis_benchmark():,.0f} req/s"
-        asyncio.run(create_database(pg_database))
-        try:
-            run.extra["pgbench -S (c=64, scale 1)"] = f"{pgbench(pg_database):,.0f} tps"
-        finally:
-            asyncio.run(drop_database(pg_database))
+        with throwaway_backends(database=database, vhost=vhost, env=env):
+            run_scenarios(run, env, dsn, tag, pg_database)
     finally:
-        rabbitmqctl("delete_vhost", vhost)
-        asyncio.run(drop_database(database))
-        asyncio.run(
-            delete_redis_keys(f"orders-bench-{tag}:")
-        )  # cache, limits and the taskiq stream
+        # The cache, the rate-limit counters and the taskiq stream of this run.
+        asyncio.run(delete_redis_keys(f"orders-bench-{tag}:"))
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     table = markdown(run)
@@ -574,6 +436,131 @@ def main() -> None:
     (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(asdict(run), indent=2))
     print()
     print(table)
+
+
+def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database: str) -> None:
+    """Every scenario, in order, each row appended to `run`."""
+    print("B1: bare FastAPI app", flush=True)
+    port = free_port()
+    bare = uvicorn("bench.bare_app:create_app", port, env, "bare")
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/bare", bare)
+        b1 = measure("B1 bare FastAPI route", f"http://127.0.0.1:{port}/bare", "plain")
+    finally:
+        bare.stop()
+    b1.ratio = 1.0
+    run.results.append(b1)
+
+    def versus(result: Result, baseline: Result, label: str = "B1") -> Result:
+        result.ratio, result.baseline = result.rps / baseline.rps, label
+        run.results.append(result)
+        return result
+
+    with pipeline_processes(env), api_server(env, "api") as base:
+        reader_id, reader_token = login(base, f"reader-{tag}@example.com")
+        deep_id, deep_token = login(base, f"deep-{tag}@example.com")
+        patcher_id, patcher_token = login(base, f"patcher-{tag}@example.com")
+        _, writer_token = login(base, f"writer-{tag}@example.com")
+        asyncio.run(seed_orders(dsn, reader_id, 1000))
+        asyncio.run(seed_orders(dsn, deep_id, DEEP_ORDERS))
+        asyncio.run(seed_orders(dsn, patcher_id, PATCH_ORDERS))
+        reader_ids = write_ids("reader", asyncio.run(order_ids(dsn, reader_id, 1000)))
+        pending = asyncio.run(order_ids(dsn, patcher_id, PATCH_ORDERS))
+        patch_ids, patch_warmup_ids = (
+            write_ids("patch", pending[::2]),
+            write_ids("patch-warmup", pending[1::2]),
+        )
+        deep_cursor = asyncio.run(cursor_at(dsn, deep_id, 1000 * 50 - 1))
+
+        print("API scenarios", flush=True)
+        cached = versus(
+            measure("1. GET /orders/{id}/ cached", base, "get-order", reader_token, reader_ids),
+            b1,
+        )
+        with LoginTrickle(base, f"reader-{tag}@example.com", per_second=5):
+            trickle = versus(
+                measure("1b. cached GET + 5 logins/s", base, "get-order", reader_token, reader_ids),
+                b1,
+            )
+        trickle.note = f"p99 {trickle.p99_ms / cached.p99_ms:.2f}× the cached GET's"
+        posted = versus(measure("3. POST /orders/", base, "post-order", writer_token), b1)
+        drained = asyncio.run(wait_all_processed(dsn, within=600))
+        posted.note = f"every created order processed {drained:.0f} s after the scenario"
+        versus(
+            measure(
+                "4. PATCH /orders/{id}/ (PENDING→PAID)",
+                base,
+                "patch-order",
+                patcher_token,
+                patch_ids,
+                patch_warmup_ids,
+            ),
+            b1,
+        )
+        first = versus(
+            measure(
+                "5a. list, first page (limit 50)",
+                f"{base}/orders/user/{deep_id}/?limit=50",
+                "plain",
+                deep_token,
+            ),
+            b1,
+        )
+        deep = versus(
+            measure(
+                "5b. list, page 1,000 deep",
+                f"{base}/orders/user/{deep_id}/?limit=50&cursor={deep_cursor}",
+                "plain",
+                deep_token,
+            ),
+            b1,
+        )
+        deep.note = f"p99 {deep.p99_ms / first.p99_ms:.2f}× the first page's"
+        graphql_ok = (
+            httpx.post(f"{base}/graphql", json={"query": "{ __typename }"}, timeout=5).status_code
+            == 200
+        )
+        if graphql_ok:
+            versus(
+                measure(
+                    "6. GraphQL order(id) cached",
+                    f"{base}/graphql",
+                    "graphql-order",
+                    reader_token,
+                    reader_ids,
+                ),
+                b1,
+            )
+        print("pipeline", flush=True)
+        run.extra.update(pipeline_scenario(base, dsn, writer_token))
+        run.extra["/token median (one Argon2id check, sequential)"] = (
+            f"{1000 * login_latency(base, f'reader-{tag}@example.com'):.1f} ms"
+        )
+
+    with api_server({**env, "ORDER_CACHE_ENABLED": "false"}, "api-nocache") as base:
+        uncached = measure(
+            "2. GET /orders/{id}/ uncached", base, "get-order", reader_token, reader_ids
+        )
+        versus(uncached, cached, "cached GET")
+
+    with api_server(
+        {**env, "RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_DEFAULT": "1000000000/minute"},
+        "api-limited",
+    ) as base:
+        versus(
+            measure(
+                "1c. cached GET, rate limiting on", base, "get-order", reader_token, reader_ids
+            ),
+            b1,
+        )
+
+    print("servers", flush=True)
+    run.extra["redis-benchmark -t get (c=64)"] = f"{redis_benchmark():,.0f} req/s"
+    asyncio.run(create_database(pg_database))
+    try:
+        run.extra["pgbench -S (c=64, scale 1)"] = f"{pgbench(pg_database):,.0f} tps"
+    finally:
+        asyncio.run(drop_database(pg_database))
 
 
 if __name__ == "__main__":
