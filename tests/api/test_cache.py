@@ -140,6 +140,12 @@ async def test_a_failed_change_does_not_touch_the_cache(
     assert after.json()["status"] == "CANCELED"
 
 
+def _redis_on_port(settings: Settings, port: int) -> Settings:
+    """The same settings, with Redis reached on `port` (a proxy in front of the real one)."""
+    redis = settings.redis.model_copy(update={"url": f"redis://127.0.0.1:{port}/0"})
+    return settings.model_copy(update={"redis": redis})
+
+
 async def _exercise(client: httpx.AsyncClient, user: ApiUser) -> list[str]:
     """Create, read twice, change and read an order; returns the X-Cache headers of the reads."""
     order_id = await _create(client, user)
@@ -169,13 +175,7 @@ async def test_a_hung_redis_costs_each_request_at_most_its_timeout_then_is_skipp
 ) -> None:
     async with tcp_proxy("127.0.0.1", 6379) as proxy:
         proxy.blackhole()
-        hung = settings.model_copy(
-            update={
-                "redis": settings.redis.model_copy(
-                    update={"url": f"redis://127.0.0.1:{proxy.port}/0"}
-                )
-            }
-        )
+        hung = _redis_on_port(settings, proxy.port)
         async with running_app(hung) as (client, _):
             user = await UserFactory(client).create()
             order_id = await _create(client, user)
@@ -195,13 +195,7 @@ async def test_caching_resumes_by_itself_when_redis_returns(
     settings: Settings, clean_db: object
 ) -> None:
     async with tcp_proxy("127.0.0.1", 6379) as proxy:
-        via_proxy = settings.model_copy(
-            update={
-                "redis": settings.redis.model_copy(
-                    update={"url": f"redis://127.0.0.1:{proxy.port}/0"}
-                )
-            }
-        )
+        via_proxy = _redis_on_port(settings, proxy.port)
         async with running_app(via_proxy) as (client, _):
             user = await UserFactory(client).create()
             await proxy.stop()

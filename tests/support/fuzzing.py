@@ -9,7 +9,6 @@ explore further, e.g. `FUZZ_EXAMPLES=500 FUZZ_SEED=7 uv run pytest tests/api/tes
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,8 @@ import schemathesis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.support.pipeline import BASE_REDIS_URL
+from tests.conftest import UserFactory
+from tests.support.pipeline import app_env
 from tests.support.processes import ManagedProcess, Processes
 
 # Generated examples per operation in the fuzzing phase (the coverage and examples phases add their
@@ -48,34 +48,17 @@ async def fuzz_target(
     """One API process for a whole fuzzing module (each operation is a test of its own)."""
     processes = Processes(
         {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": BASE_REDIS_URL,
-            "REDIS_KEY_PREFIX": redis_prefix,
-            "JWT_PRIVATE_KEY_PATH": str(key_dir / "jwt-private.pem"),
-            "JWT_PUBLIC_KEY_PATH": str(key_dir / "jwt-public.pem"),
-            "RATE_LIMIT_ENABLED": "false",
+            **app_env(database_url=database_url, key_dir=key_dir, redis_prefix=redis_prefix),
             "OUTBOX_RELAY_ENABLED": "false",
             "LOG_LEVEL": "WARNING",
-            "LOG_FORMAT": "text",
         }
     )
     try:
         api, base_url = processes.api()
         await processes.ready(api)
-        email, password = f"fuzz-{uuid.uuid4().hex[:8]}@example.com", "fuzz-password-1"
         async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-            registered = await client.post(
-                "/register/", json={"email": email, "password": password}
-            )
-            assert registered.status_code == 201, registered.text
-            token = await client.post("/token", data={"username": email, "password": password})
-            assert token.status_code == 200, token.text
-        yield FuzzTarget(
-            api=api,
-            base_url=base_url,
-            user_id=registered.json()["id"],
-            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-        )
+            user = await UserFactory(client).create()
+        yield FuzzTarget(api=api, base_url=base_url, user_id=user.id, headers=user.headers)
     finally:
         await processes.stop_all()
         async with db_engine.begin() as connection:

@@ -51,25 +51,33 @@ async def rabbitmq_url() -> AsyncIterator[str]:
     await delete_vhost(url)
 
 
+def app_env(*, database_url: str, key_dir: Path, redis_prefix: str) -> dict[str, str]:
+    """What every app process a test starts needs: this run's database, Redis prefix and keys,
+    rate limits off (tests count nothing), readable logs."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": BASE_REDIS_URL,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "JWT_PRIVATE_KEY_PATH": str(key_dir / "jwt-private.pem"),
+        "JWT_PUBLIC_KEY_PATH": str(key_dir / "jwt-public.pem"),
+        "RATE_LIMIT_ENABLED": "false",
+        "LOG_FORMAT": "text",
+    }
+
+
 @pytest.fixture
 def pipeline_env(
     database_url: str, key_dir: Path, redis_prefix: str, rabbitmq_url: str
 ) -> dict[str, str]:
     """The environment of every process a test starts: this run's servers, this test's stream."""
     return {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": BASE_REDIS_URL,
-        "REDIS_KEY_PREFIX": redis_prefix,
+        **app_env(database_url=database_url, key_dir=key_dir, redis_prefix=redis_prefix),
         "RABBITMQ_URL": rabbitmq_url,
         "TASKIQ_STREAM": f"{redis_prefix}tasks-{uuid.uuid4().hex[:8]}",
         "TASKIQ_RECLAIM_IDLE_SECONDS": str(RECLAIM_IDLE_SECONDS),
         "CONSUMER_SHUTDOWN_GRACE_SECONDS": "2",
-        "JWT_PRIVATE_KEY_PATH": str(key_dir / "jwt-private.pem"),
-        "JWT_PUBLIC_KEY_PATH": str(key_dir / "jwt-public.pem"),
-        "RATE_LIMIT_ENABLED": "false",
         "OUTBOX_RELAY_ENABLED": "true",
         "LOG_LEVEL": "INFO",
-        "LOG_FORMAT": "text",
     }
 
 
