@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from domain.infra.uow import UnitOfWork
 from domain.orders.cache import OrderCache
-from domain.services import Services
+from domain.uow import UnitOfWork
 from domain.users.errors import InvalidToken
+from edge.resources import Services
 
 
 # Every dependency here is `async def` on purpose: FastAPI runs a plain `def` dependency in the

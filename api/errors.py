@@ -15,7 +15,6 @@ from starlette.routing import Match
 
 from api.ratelimit import rate_limit_headers
 from api.schemas import ErrorBody
-from domain.infra.ratelimit import RateLimitExceeded
 from domain.orders.errors import (
     IdempotencyKeyReused,
     InvalidCursor,
@@ -24,6 +23,7 @@ from domain.orders.errors import (
     OrderNotFound,
 )
 from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials, InvalidToken
+from infra.ratelimit import RateLimitExceeded
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.middleware import ROUTE_TEMPLATE
 from api.ratelimit import RATE_LIMIT_VERDICT, rate_limit_headers
-from domain.services import Services
 from domain.users.errors import InvalidToken
+from edge.resources import Services
 
 _ORDER_PATH = re.compile(r"/orders/([0-9a-fA-F-]{32,36})/?")
 

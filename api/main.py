@@ -15,11 +15,11 @@ from api.errors import install_error_handlers
 from api.fastpath import CachedOrderFastPath
 from api.middleware import EdgeMiddleware
 from api.routes import auth, health, metrics, orders
-from domain.infra.logs import configure_logging
-from domain.infra.outbox_relay import start_outbox_relay
-from domain.infra.settings import Settings, get_settings
-from domain.services import open_services
+from edge.resources import open_services
 from graph.app import mount_graphql
+from infra.logs import configure_logging
+from infra.settings import Settings, get_settings
+from relay.relay import start_outbox_relay
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

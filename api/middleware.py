@@ -8,8 +8,8 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.infra.correlation import accept_or_new, correlation_id
-from domain.infra.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from infra.correlation import accept_or_new, correlation_id
+from infra.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 # Set by handlers that answer below the router (api/fastpath.py), so their requests are labelled too.
 ROUTE_TEMPLATE = "orders.route_template"

@@ -10,8 +10,8 @@ from contextlib import suppress
 from fastapi import Request, Response
 
 from api.deps import State
-from domain.infra.ratelimit import RateLimitExceeded, RateLimitRule, RateLimitVerdict
 from domain.users.errors import InvalidToken
+from infra.ratelimit import RateLimitExceeded, RateLimitRule, RateLimitVerdict
 
 # Where a request's verdict is kept once counted (scope["state"]), so it is never counted twice.
 RATE_LIMIT_VERDICT = "orders.rate_limit_verdict"

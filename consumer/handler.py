@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from taskiq.exceptions import SendTaskError
 from taskiq.kicker import AsyncKicker
 
-from domain.infra.correlation import correlation_id
-from domain.infra.metrics import EVENTS_CONSUMED
-from domain.infra.settings import ConsumerSettings
-from domain.infra.taskq import REDIS_ERRORS, ReliableStreamBroker
 from domain.orders.events import PROCESS_NEW_ORDER_TASK, NewOrderEvent
+from infra.correlation import correlation_id
+from infra.metrics import EVENTS_CONSUMED
+from infra.settings import ConsumerSettings
+from infra.taskq import REDIS_ERRORS, ReliableStreamBroker
 
 logger = logging.getLogger("consumer")
 

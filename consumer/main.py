@@ -16,12 +16,12 @@ import signal
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection, ConsumerTag
 
 from consumer.handler import NewOrderHandler
-from domain.infra import amqp
-from domain.infra.heartbeat import beat_forever
-from domain.infra.logs import configure_logging
-from domain.infra.metrics import serve_metrics
-from domain.infra.settings import Settings, get_settings
-from domain.infra.taskq import create_broker
+from infra import amqp
+from infra.heartbeat import beat_forever
+from infra.logs import configure_logging
+from infra.metrics import serve_metrics
+from infra.settings import Settings, get_settings
+from infra.taskq import create_broker
 
 logger = logging.getLogger("consumer")
 

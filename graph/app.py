@@ -20,12 +20,12 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from domain.infra.ratelimit import RateLimitExceeded
-from domain.infra.settings import GraphQLSettings
 from graph.context import GraphContext, get_context
 from graph.errors import shape_error
 from graph.ratelimit import rate_limit_headers, spend
 from graph.schema import create_schema
+from infra.ratelimit import RateLimitExceeded
+from infra.settings import GraphQLSettings
 
 PATH = "/graphql"
 STATIC_PATH = f"{PATH}/static"

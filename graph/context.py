@@ -8,10 +8,10 @@ from fastapi import Request
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from domain.services import Services
 from domain.users import service as users
 from domain.users.errors import InvalidToken
 from domain.users.schemas import UserOut
+from edge.resources import Services
 
 _NOT_AUTHENTICATED = "Not authenticated"
 

@@ -17,7 +17,6 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from strawberry.extensions import SchemaExtension
 
-from domain.infra.ratelimit import RateLimitExceeded
 from domain.orders.errors import (
     IdempotencyKeyReused,
     InvalidCursor,
@@ -26,6 +25,7 @@ from domain.orders.errors import (
     OrderNotFound,
 )
 from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials, InvalidToken
+from infra.ratelimit import RateLimitExceeded
 
 logger = logging.getLogger(__name__)
 

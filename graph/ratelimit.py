@@ -7,8 +7,8 @@ per field: aliases cannot multiply password guesses within one request.
 
 from __future__ import annotations
 
-from domain.infra.ratelimit import RateLimitExceeded, RateLimitRule, RateLimitVerdict
-from domain.services import Services
+from edge.resources import Services
+from infra.ratelimit import RateLimitExceeded, RateLimitRule, RateLimitVerdict
 
 
 async def spend(services: Services, rule: RateLimitRule, identity: str) -> RateLimitVerdict | None:

@@ -19,10 +19,10 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from domain.infra.settings import GraphQLSettings
 from graph import resolvers
 from graph.errors import ErrorCodes, log_errors
 from graph.types import Order, OrderPage, Token, User
+from infra.settings import GraphQLSettings
 
 
 @strawberry.type

@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from domain.infra.settings import get_settings
+from infra.settings import get_settings
 
 
 async def main() -> None:

@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from domain.infra.settings import (
+from edge.resources import Services
+from infra.settings import (
     AuthSettings,
     DatabaseSettings,
     OutboxSettings,
@@ -22,7 +23,6 @@ from domain.infra.settings import (
     RedisSettings,
     Settings,
 )
-from domain.services import Services
 from tests.support.app import running_app
 from tests.support.databases import create_database, drop_database, run_alembic
 from tests.support.keys import write_key_pair

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from domain.infra.settings import Settings
+from infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_SERVICES = {"api", "consumer", "worker"}

@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from domain.infra.models import Base
+from domain.models import Base
 from tests.support.databases import alembic_config, create_database, drop_database, run_alembic
 
 BASE_DATABASE_URL = os.environ.get(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from taskiq import TaskiqEvents, TaskiqState
 
-from domain.infra.db import create_sync_engine, create_sync_session_factory
-from domain.infra.logs import configure_logging
-from domain.infra.settings import Settings, get_settings
-from domain.infra.taskq import ReliableStreamBroker
-from domain.infra.taskq import create_broker as create_stream_broker
 from domain.orders.events import PROCESS_NEW_ORDER_TASK
+from infra.db import create_sync_engine, create_sync_session_factory
+from infra.logs import configure_logging
+from infra.settings import Settings, get_settings
+from infra.taskq import ReliableStreamBroker
+from infra.taskq import create_broker as create_stream_broker
 from worker.tasks import WorkerResources, process_new_order
 
 

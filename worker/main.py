@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
-from domain.infra.heartbeat import beat_forever
-from domain.infra.logs import configure_logging
-from domain.infra.metrics import serve_metrics
-from domain.infra.settings import Settings, get_settings
-from domain.infra.taskq import ReliableStreamBroker
+from infra.heartbeat import beat_forever
+from infra.logs import configure_logging
+from infra.metrics import serve_metrics
+from infra.settings import Settings, get_settings
+from infra.taskq import ReliableStreamBroker
 from worker.broker import create_broker
 
 logger = logging.getLogger("worker")

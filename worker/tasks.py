@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from taskiq import Context, TaskiqDepends
 
 from domain.events.service import process_once
-from domain.infra.correlation import correlation_id
-from domain.infra.db import utcnow
-from domain.infra.metrics import TASKS
 from domain.orders.events import NEW_ORDER, NewOrderEvent
+from infra.correlation import correlation_id
+from infra.db import utcnow
+from infra.metrics import TASKS
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
 from api.deps import State
-from domain.infra.health import check_dependencies
+from infra.health import check_dependencies
 
 router = APIRouter(prefix="/health", tags=["health"])
 

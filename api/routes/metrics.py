@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import State
 from domain.events.repository import OutboxRepository
-from domain.infra.metrics import OUTBOX_BACKLOG
+from infra.metrics import OUTBOX_BACKLOG
 
 router = APIRouter()
 

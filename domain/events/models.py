@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.infra.db import Base, utcnow
+from infra.db import Base, utcnow
 
 
 class OutboxEvent(Base):

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.events.repository import ProcessedEventRepository
-from domain.infra.db import utcnow
+from infra.db import utcnow
 
 
 def process_once(

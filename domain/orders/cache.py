@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from domain.infra.metrics import ORDER_CACHE
-from domain.infra.ratelimit import RateLimiter, RateLimitRule, RateLimitVerdict
-from domain.infra.redis import RedisBreaker
+from infra.metrics import ORDER_CACHE
+from infra.ratelimit import RateLimiter, RateLimitRule, RateLimitVerdict
+from infra.redis import RedisBreaker
 
 _PUT_IF_NEWER = """
 local current = redis.call('HGET', KEYS[1], 'v')

@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from domain.events.repository import OutboxRepository
-from domain.infra.correlation import correlation_id
-from domain.infra.uow import UnitOfWork
 from domain.orders.models import Order
 from domain.orders.schemas import Money
+from domain.uow import UnitOfWork
+from infra.correlation import correlation_id
 
 NEW_ORDER = "new_order"
 # The taskiq task the consumer enqueues by name: the consumer never imports the worker.

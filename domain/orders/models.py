@@ -9,8 +9,8 @@ from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKey, Index, Integ
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.infra.db import Base, utcnow
 from domain.orders.status import OrderStatus
+from infra.db import Base, utcnow
 
 
 class Order(Base):

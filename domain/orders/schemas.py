@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from domain.infra.text import is_storable
 from domain.orders.status import OrderStatus
+from infra.text import is_storable
 
 MAX_ITEMS = 100
 DEFAULT_PAGE_SIZE = 50

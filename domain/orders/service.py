@@ -10,8 +10,6 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from domain.infra.db import utcnow
-from domain.infra.uow import UnitOfWork
 from domain.orders.cache import OrderCache
 from domain.orders.errors import IdempotencyKeyReused, OrderListForbidden, OrderNotFound
 from domain.orders.events import record_new_order
@@ -20,6 +18,8 @@ from domain.orders.pagination import decode_cursor, encode_cursor
 from domain.orders.repository import IdempotencyKeyRepository, OrderRepository
 from domain.orders.schemas import IdempotencyKeyArgument, OrderCreate, OrderOut, OrderPage
 from domain.orders.status import OrderStatus, ensure_transition
+from domain.uow import UnitOfWork
+from infra.db import utcnow
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.infra.db import Base, utcnow
+from infra.db import Base, utcnow
 
 
 class User(Base):

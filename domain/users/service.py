@@ -7,15 +7,15 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
-from domain.infra.ratelimit import RateLimiter, RateLimitExceeded, RateLimitRule
-from domain.infra.text import is_storable
-from domain.infra.uow import UnitOfWork
+from domain.uow import UnitOfWork
 from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials
 from domain.users.models import User
 from domain.users.passwords import PasswordHasher
 from domain.users.repository import UserRepository
 from domain.users.schemas import AccessToken, UserCreate
 from domain.users.tokens import TokenService
+from infra.ratelimit import RateLimiter, RateLimitExceeded, RateLimitRule
+from infra.text import is_storable
 
 
 async def register_user(*, uow: UnitOfWork, hasher: PasswordHasher, data: UserCreate) -> User:

@@ -17,9 +17,9 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from domain.infra.settings import AuthSettings
 from domain.users.errors import InvalidToken
 from domain.users.schemas import AccessToken
+from infra.settings import AuthSettings
 
 ALGORITHM = "RS256"
 _REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]

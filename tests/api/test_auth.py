@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from domain.infra.settings import Settings
+from infra.settings import Settings
 from tests.conftest import UserFactory
 
 

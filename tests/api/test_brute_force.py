@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.main import create_app
-from domain.infra.settings import RateLimitSettings, Settings
+from infra.settings import RateLimitSettings, Settings
 
 PASSWORD = "correct horse"
 Client = Callable[[str], httpx.AsyncClient]

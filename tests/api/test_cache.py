@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from domain.infra.settings import RedisSettings, Settings
 from domain.orders.cache import OrderCache
-from domain.services import Services
+from edge.resources import Services
+from infra.settings import RedisSettings, Settings
 from tests.conftest import ApiUser, UserFactory, order_body
 from tests.support.app import running_app
 from tests.support.tcp_proxy import tcp_proxy

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 
 from api.fastpath import CachedOrderFastPath
 from api.main import create_app
-from domain.infra.settings import RateLimitSettings, Settings
-from domain.services import Services
+from edge.resources import Services
+from infra.settings import RateLimitSettings, Settings
 from tests.conftest import UserFactory, order_body
 from tests.support.app import running_app
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from domain.infra.settings import RabbitMQSettings, RedisSettings, Settings
+from infra.settings import RabbitMQSettings, RedisSettings, Settings
 from tests.support.app import running_app
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from domain.infra.settings import RateLimitSettings, RedisSettings, Settings
+from infra.settings import RateLimitSettings, RedisSettings, Settings
 from tests.conftest import UserFactory
 from tests.support.app import running_app
 

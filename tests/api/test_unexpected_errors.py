@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 
 from api.deps import get_current_user_id
 from api.main import create_app
-from domain.infra.settings import Settings
 from graph.context import GraphContext, get_context
+from infra.settings import Settings
 from tests.conftest import UserFactory, order_body
 
 SECRET = "secret-detail: password=hunter2 in /srv/orders/domain/thing.py"

@@ -9,8 +9,8 @@ import uuid
 
 import aio_pika
 
-from domain.infra import amqp
-from domain.infra.settings import Settings
+from infra import amqp
+from infra.settings import Settings
 from tests.support.pipeline import (
     enqueued_event_ids,
     new_order_event,

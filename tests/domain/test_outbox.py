@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.events.models import OutboxEvent
 from domain.events.repository import OutboxRepository
-from domain.infra import amqp
-from domain.infra.db import asyncpg_dsn, utcnow
-from domain.infra.outbox_relay import OutboxRelay
-from domain.infra.settings import DatabaseSettings, OutboxSettings, RabbitMQSettings
-from domain.infra.uow import UnitOfWork
 from domain.orders import service
 from domain.orders.schemas import OrderCreate
+from domain.uow import UnitOfWork
+from infra import amqp
+from infra.db import asyncpg_dsn, utcnow
+from infra.settings import DatabaseSettings, OutboxSettings, RabbitMQSettings
+from relay.relay import OutboxRelay
 from tests.conftest import UserFactory, order_body
 from tests.support.pipeline import new_order_event, rabbitmq_url
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from domain.infra.settings import (
+from infra.settings import (
     AppSettings,
     AuthSettings,
     DatabaseSettings,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.infra.settings import Settings
+from infra.settings import Settings
 from tests.support.pipeline import create_orders, new_order_event, processed_count, publish
 from tests.support.processes import Processes
 from tests.support.tcp_proxy import TcpProxy

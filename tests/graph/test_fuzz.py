@@ -12,9 +12,9 @@ from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.graphql import nodes
 
-from domain.infra.settings import GraphQLSettings
 from graph import errors
 from graph.schema import create_schema
+from infra.settings import GraphQLSettings
 from tests.support.fuzzing import FuzzTarget, fuzz_config
 
 # Money: well-formed amounts, and anything else a client could put in a Decimal (the server must

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.infra.settings import GraphQLSettings, RateLimitSettings, Settings
+from infra.settings import GraphQLSettings, RateLimitSettings, Settings
 from tests.conftest import UserFactory
 from tests.graph.conftest import graphql
 from tests.support.app import running_app

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.services import Services
+from edge.resources import Services
 from tests.api.test_cache import count_queries
 from tests.conftest import ApiUser, UserFactory
 from tests.graph.conftest import CREATE_ORDER, ORDER_FIELDS, graphql, order_input

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy.engine import make_url
 
-from domain.infra.settings import Settings
+from infra.settings import Settings
 from tests.conftest import UserFactory
 from tests.graph.conftest import graphql
 from tests.support.app import running_app

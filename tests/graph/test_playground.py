@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from domain.infra.settings import GraphQLSettings, Settings
+from infra.settings import GraphQLSettings, Settings
 from tests.support.app import running_app
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}

@@ -14,7 +14,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.orders import service as order_service
-from domain.services import Services
+from edge.resources import Services
 from tests.conftest import UserFactory
 from tests.graph.conftest import CREATE_ORDER, graphql, order_input
 

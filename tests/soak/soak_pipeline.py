@@ -25,8 +25,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.infra import amqp
-from domain.infra.settings import Settings
+from infra import amqp
+from infra.settings import Settings
 from tests.support.pipeline import create_orders
 from tests.support.processes import ManagedProcess, Processes
 

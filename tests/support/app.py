@@ -9,8 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from api.main import create_app
-from domain.infra.settings import Settings
-from domain.services import Services
+from edge.resources import Services
+from infra.settings import Settings
 
 
 @asynccontextmanager

@@ -24,17 +24,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from taskiq.kicker import AsyncKicker
 
-from domain.infra import amqp
-from domain.infra.db import utcnow
-from domain.infra.settings import (
+from domain.orders.events import PROCESS_NEW_ORDER_TASK, NewOrderEvent
+from infra import amqp
+from infra.db import utcnow
+from infra.settings import (
     DatabaseSettings,
     RabbitMQSettings,
     RedisSettings,
     Settings,
     TaskQueueSettings,
 )
-from domain.infra.taskq import create_broker
-from domain.orders.events import PROCESS_NEW_ORDER_TASK, NewOrderEvent
+from infra.taskq import create_broker
 from tests.support.processes import Processes
 from tests.support.rabbitmq import create_vhost, delete_vhost
 

@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.infra.settings import Settings
+from infra.settings import Settings
 from tests.support.pipeline import RECLAIM_IDLE_SECONDS, enqueue, new_order_event, processed_count
 from tests.support.processes import Processes
 from tests.support.tcp_proxy import TcpProxy

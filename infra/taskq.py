@@ -35,7 +35,7 @@ from taskiq import AckableMessage, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.message import BrokerMessage
 from taskiq_redis import RedisStreamBroker
 
-from domain.infra.settings import TaskQueueSettings
+from infra.settings import TaskQueueSettings
 
 logger = logging.getLogger(__name__)
 

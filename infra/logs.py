@@ -12,8 +12,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from domain.infra.correlation import correlation_id
-from domain.infra.settings import AppSettings, LogFormat
+from infra.correlation import correlation_id
+from infra.settings import AppSettings, LogFormat
 
 
 class _CorrelationFilter(logging.Filter):

@@ -31,10 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.events.models import OutboxEvent
 from domain.events.repository import OutboxRepository
-from domain.infra import amqp
-from domain.infra.db import asyncpg_dsn, utcnow
-from domain.infra.metrics import EVENTS_PUBLISHED
-from domain.infra.settings import OutboxSettings, RabbitMQSettings, Settings
+from infra import amqp
+from infra.db import asyncpg_dsn, utcnow
+from infra.metrics import EVENTS_PUBLISHED
+from infra.settings import OutboxSettings, RabbitMQSettings, Settings
 
 logger = logging.getLogger(__name__)
 

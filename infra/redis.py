@@ -17,8 +17,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from domain.infra.metrics import REDIS_FAILURES
-from domain.infra.settings import RedisSettings
+from infra.metrics import REDIS_FAILURES
+from infra.settings import RedisSettings
 
 logger = logging.getLogger(__name__)
 

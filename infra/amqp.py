@@ -25,7 +25,7 @@ from aio_pika.abc import (
 from aiormq.exceptions import AMQPConnectionError
 from pamqp.common import FieldTable
 
-from domain.infra.settings import RabbitMQSettings
+from infra.settings import RabbitMQSettings
 
 logger = logging.getLogger(__name__)
 

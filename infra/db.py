@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from domain.infra.settings import DatabaseSettings
+from infra.settings import DatabaseSettings
 
 # Constraint names come from this convention, so migrations name them the same way on every machine.
 NAMING_CONVENTION = {

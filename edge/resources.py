@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.infra.db import create_engine, create_session_factory
-from domain.infra.ratelimit import RateLimiter, RateLimitRule
-from domain.infra.redis import RedisBreaker, create_redis
-from domain.infra.settings import Settings
-from domain.infra.uow import UnitOfWork
 from domain.orders.cache import OrderCache
+from domain.uow import UnitOfWork
 from domain.users.passwords import PasswordHasher
 from domain.users.tokens import TokenService
+from infra.db import create_engine, create_session_factory
+from infra.ratelimit import RateLimiter, RateLimitRule
+from infra.redis import RedisBreaker, create_redis
+from infra.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse_many
 from redis.asyncio import Redis
 
-from domain.infra.redis import RedisBreaker
+from infra.redis import RedisBreaker
 
 _HIT = """
 local counters = tonumber(ARGV[1])

@@ -1,7 +1,7 @@
 """Liveness of the processes that serve no HTTP (consumer, worker), for container healthchecks.
 
 The process touches `<HEARTBEAT_DIR>/orders-<name>.heartbeat` every few seconds while it is healthy (its
-own check, e.g. "connected to RabbitMQ"); `python -m domain.infra.heartbeat <name>` exits 0 while the
+own check, e.g. "connected to RabbitMQ"); `python -m infra.heartbeat <name>` exits 0 while the
 file is fresh and 1 once it is stale or missing.
 """
 

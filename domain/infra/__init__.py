@@ -1,1 +1,0 @@
-"""Infrastructure shared by every process: settings, database, Redis, AMQP, unit of work."""
