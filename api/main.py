@@ -15,15 +15,15 @@ from api.errors import install_error_handlers
 from api.fastpath import CachedOrderFastPath
 from api.middleware import EdgeMiddleware
 from api.routes import auth, health, metrics, orders
+from api.settings import ApiProcessSettings, get_api_settings
 from edge.resources import open_services
 from graph.app import mount_graphql
 from infra.logs import configure_logging
-from infra.settings import Settings, get_settings
 from relay.relay import start_outbox_relay
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
+    settings = settings or get_api_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,7 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # full collections, whose scans of it were the cached read's ~100 ms p99 stalls.
             gc.freeze()
             # Publishes the outbox: each new order's event reaches RabbitMQ right after its commit.
-            relay = start_outbox_relay(settings, services.session_factory)
+            relay = start_outbox_relay(
+                outbox=settings.outbox,
+                rabbitmq=settings.rabbitmq,
+                database=settings.database,
+                session_factory=services.session_factory,
+            )
             try:
                 yield
             finally:

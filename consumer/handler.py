@@ -11,10 +11,10 @@ from pydantic import ValidationError
 from taskiq.exceptions import SendTaskError
 from taskiq.kicker import AsyncKicker
 
+from consumer.settings import ConsumerSettings
 from domain.orders.events import PROCESS_NEW_ORDER_TASK, NewOrderEvent
 from infra.correlation import correlation_id
 from infra.metrics import EVENTS_CONSUMED
-from infra.settings import ConsumerSettings
 from infra.taskq import REDIS_ERRORS, ReliableStreamBroker
 
 logger = logging.getLogger("consumer")

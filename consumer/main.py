@@ -16,17 +16,17 @@ import signal
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection, ConsumerTag
 
 from consumer.handler import NewOrderHandler
+from consumer.settings import ConsumerProcessSettings, get_consumer_settings
 from infra import amqp
 from infra.heartbeat import beat_forever
 from infra.logs import configure_logging
 from infra.metrics import serve_metrics
-from infra.settings import Settings, get_settings
 from infra.taskq import create_broker
 
 logger = logging.getLogger("consumer")
 
 
-async def consume(settings: Settings) -> None:
+async def consume(settings: ConsumerProcessSettings) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -64,7 +64,7 @@ async def consume(settings: Settings) -> None:
 
 async def _subscribe(
     connection: AbstractRobustConnection | None,
-    settings: Settings,
+    settings: ConsumerProcessSettings,
     handler: NewOrderHandler,
     stopping: asyncio.Event,
 ) -> tuple[AbstractQueue, ConsumerTag] | None:
@@ -95,7 +95,7 @@ async def _subscribe(
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = get_consumer_settings()
     configure_logging(settings.app)
     serve_metrics(settings.consumer.metrics_port)
     asyncio.run(consume(settings))

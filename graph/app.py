@@ -24,8 +24,8 @@ from graph.context import GraphContext, get_context
 from graph.errors import shape_error
 from graph.ratelimit import rate_limit_headers, spend
 from graph.schema import create_schema
+from graph.settings import GraphQLSettings
 from infra.ratelimit import RateLimitExceeded
-from infra.settings import GraphQLSettings
 
 PATH = "/graphql"
 STATIC_PATH = f"{PATH}/static"

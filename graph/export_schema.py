@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from graph.schema import create_schema
-from infra.settings import GraphQLSettings
+from graph.settings import GraphQLSettings
 
 SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 

@@ -21,8 +21,8 @@ from strawberry.types import ExecutionContext
 
 from graph import resolvers
 from graph.errors import ErrorCodes, log_errors
+from graph.settings import GraphQLSettings
 from graph.types import Order, OrderPage, Token, User
-from infra.settings import GraphQLSettings
 
 
 @strawberry.type

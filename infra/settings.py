@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
-def _group(prefix: str) -> SettingsConfigDict:
+def settings_group(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
 
 
@@ -40,7 +40,7 @@ class LogFormat(StrEnum):
 
 
 class AppSettings(BaseSettings):
-    model_config = _group("")
+    model_config = settings_group("")
 
     environment: Environment = Environment.DEVELOPMENT
     cors_origins: Annotated[list[str], NoDecode] = Field(
@@ -57,7 +57,7 @@ class AppSettings(BaseSettings):
 
 
 class DatabaseSettings(BaseSettings):
-    model_config = _group("DATABASE_")
+    model_config = settings_group("DATABASE_")
 
     url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/orders"
     pool_size: int = Field(default=20, ge=1)
@@ -68,7 +68,7 @@ class DatabaseSettings(BaseSettings):
 
 
 class RedisSettings(BaseSettings):
-    model_config = _group("REDIS_")
+    model_config = settings_group("REDIS_")
 
     url: str = "redis://127.0.0.1:6379/0"
     # Every key this service writes starts with it, so several deployments can share one Redis.
@@ -78,7 +78,7 @@ class RedisSettings(BaseSettings):
 
 
 class RabbitMQSettings(BaseSettings):
-    model_config = _group("RABBITMQ_")
+    model_config = settings_group("RABBITMQ_")
 
     url: str = "amqp://guest:guest@127.0.0.1:5672/"
     # Pause between reconnection attempts while RabbitMQ is unreachable.
@@ -88,25 +88,10 @@ class RabbitMQSettings(BaseSettings):
     delivery_limit: int = Field(default=10, ge=1)
 
 
-class OutboxSettings(BaseSettings):
-    """The relay that moves committed outbox rows to RabbitMQ (runs inside the API process)."""
-
-    model_config = _group("OUTBOX_")
-
-    relay_enabled: bool = True
-    # Safety net behind the commit-time NOTIFY: pending rows are looked for at least this often.
-    sweep_interval_seconds: float = Field(default=1.0, gt=0)
-    batch_size: int = Field(default=200, ge=1, le=10_000)
-    # Longest wait for the broker's confirm of one publish; past it the batch is retried later.
-    publish_timeout_seconds: float = Field(default=5.0, gt=0)
-    # Published rows are deleted after this long (they are kept a while for audits and replays).
-    retention_hours: float = Field(default=168, gt=0)
-
-
 class TaskQueueSettings(BaseSettings):
     """taskiq on Redis streams (REDIS_URL): the consumer enqueues, the worker executes."""
 
-    model_config = _group("TASKIQ_")
+    model_config = settings_group("TASKIQ_")
 
     # The Redis stream; every deployment (and every test run) sharing a Redis needs its own.
     stream: str = "orders:taskiq"
@@ -117,35 +102,8 @@ class TaskQueueSettings(BaseSettings):
     max_deliveries: int = Field(default=10, ge=1)
 
 
-class ConsumerSettings(BaseSettings):
-    model_config = _group("CONSUMER_")
-
-    # Unacknowledged messages one consumer holds at once (RabbitMQ prefetch).
-    prefetch_count: int = Field(default=100, ge=1, le=65_535)
-    # Longest wait for one enqueue on Redis; a failed enqueue is retried with backoff up to the cap.
-    enqueue_timeout_seconds: float = Field(default=5.0, gt=0)
-    retry_backoff_max_seconds: float = Field(default=5.0, gt=0)
-    # On SIGTERM: how long messages in hand may take to finish before the rest go back to the queue.
-    shutdown_grace_seconds: float = Field(default=5.0, gt=0)
-    # Port of this process's Prometheus /metrics (0 serves none).
-    metrics_port: int = Field(default=0, ge=0, le=65535)
-
-
-class WorkerSettings(BaseSettings):
-    model_config = _group("WORKER_")
-
-    # Tasks run at once by one worker process (threads; each task sleeps 2 s, so this is throughput).
-    concurrency: int = Field(default=100, ge=1, le=1000)
-    # PostgreSQL connections of one worker: a task holds one only for its short bookkeeping transaction.
-    db_pool_size: int = Field(default=5, ge=1)
-    # On SIGTERM: how long running tasks may take to finish; the unfinished are redelivered later.
-    shutdown_grace_seconds: float = Field(default=8.0, gt=0)
-    # Port of this process's Prometheus /metrics (0 serves none).
-    metrics_port: int = Field(default=0, ge=0, le=65535)
-
-
 class AuthSettings(BaseSettings):
-    model_config = _group("")
+    model_config = settings_group("")
 
     jwt_private_key_path: Path = Path(".secret_key/jwt-private.pem")
     jwt_public_key_path: Path = Path(".secret_key/jwt-public.pem")
@@ -155,7 +113,7 @@ class AuthSettings(BaseSettings):
 
 
 class RateLimitSettings(BaseSettings):
-    model_config = _group("RATE_LIMIT_")
+    model_config = settings_group("RATE_LIMIT_")
 
     enabled: bool = True
     # Per authenticated user, else per client IP; `limits` syntax, ";" separates several windows.
@@ -168,44 +126,24 @@ class RateLimitSettings(BaseSettings):
 
 
 class CacheSettings(BaseSettings):
-    model_config = _group("ORDER_CACHE_")
+    model_config = settings_group("ORDER_CACHE_")
 
     enabled: bool = True
     ttl_seconds: int = Field(default=300, ge=1)
 
 
-class GraphQLSettings(BaseSettings):
-    """The GraphQL endpoint (/graphql): its abuse limits and its developer tools."""
-
-    model_config = _group("GRAPHQL_")
-
-    # Schema introspection (the playground's docs and autocompletion); production may switch it off.
-    introspection: bool = True
-    # The GraphiQL playground on GET /graphql, served from the app's own pinned copies (no CDN).
-    playground: bool = True
-    # Deepest nesting of fields one operation may select (introspection fields are not counted).
-    max_depth: int = Field(default=10, ge=1)
-    # Aliased fields per operation: aliases let one request run a field many times.
-    max_aliases: int = Field(default=15, ge=0)
-    # Tokens per document; bounds the parser's work before anything else runs.
-    max_tokens: int = Field(default=2000, ge=1)
-
-
 class Settings(BaseModel):
-    """The root: one attribute per group. Build it with `get_settings()`; tests pass groups explicitly."""
+    """The groups every process shares, one attribute each. A process's own groups live next to it, in a
+    subclass (`api.settings`, `consumer.settings`, `worker.settings`); tests pass groups explicitly."""
 
     app: AppSettings = Field(default_factory=AppSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     rabbitmq: RabbitMQSettings = Field(default_factory=RabbitMQSettings)
-    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     taskiq: TaskQueueSettings = Field(default_factory=TaskQueueSettings)
-    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
-    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
-    graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Self:

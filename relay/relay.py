@@ -34,7 +34,8 @@ from domain.events.repository import OutboxRepository
 from infra import amqp
 from infra.db import asyncpg_dsn, utcnow
 from infra.metrics import EVENTS_PUBLISHED
-from infra.settings import OutboxSettings, RabbitMQSettings, Settings
+from infra.settings import DatabaseSettings, RabbitMQSettings
+from relay.settings import OutboxSettings
 
 logger = logging.getLogger(__name__)
 
@@ -231,16 +232,20 @@ class OutboxRelay:
 
 
 def start_outbox_relay(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+    *,
+    outbox: OutboxSettings,
+    rabbitmq: RabbitMQSettings,
+    database: DatabaseSettings,
+    session_factory: async_sessionmaker[AsyncSession],
 ) -> OutboxRelay | None:
     """The relay of this process, started (None when OUTBOX_RELAY_ENABLED is false)."""
-    if not settings.outbox.relay_enabled:
+    if not outbox.relay_enabled:
         return None
     relay = OutboxRelay(
         session_factory=session_factory,
-        listen_dsn=asyncpg_dsn(settings.database),
-        outbox=settings.outbox,
-        rabbitmq=settings.rabbitmq,
+        listen_dsn=asyncpg_dsn(database),
+        outbox=outbox,
+        rabbitmq=rabbitmq,
     )
     relay.start()
     return relay

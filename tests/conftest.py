@@ -14,15 +14,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from api.settings import ApiProcessSettings
 from edge.resources import Services
-from infra.settings import (
-    AuthSettings,
-    DatabaseSettings,
-    OutboxSettings,
-    RateLimitSettings,
-    RedisSettings,
-    Settings,
-)
+from infra.settings import AuthSettings, DatabaseSettings, RateLimitSettings, RedisSettings
+from relay.settings import OutboxSettings
 from tests.support.app import running_app
 from tests.support.databases import create_database, drop_database, run_alembic
 from tests.support.keys import write_key_pair
@@ -60,9 +55,9 @@ async def redis_prefix() -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, key_dir: Path, redis_prefix: str) -> Settings:
-    """Settings of the app under test. Rate limits are off here; their own tests switch them on."""
-    return Settings(
+def settings(database_url: str, key_dir: Path, redis_prefix: str) -> ApiProcessSettings:
+    """ApiProcessSettings of the app under test. Rate limits are off here; their own tests switch them on."""
+    return ApiProcessSettings(
         database=DatabaseSettings(url=database_url),
         redis=RedisSettings(url=BASE_REDIS_URL, key_prefix=redis_prefix),
         auth=AuthSettings(
@@ -101,7 +96,7 @@ async def clean_db(db_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def app_and_client(
-    settings: Settings, clean_db: AsyncEngine
+    settings: ApiProcessSettings, clean_db: AsyncEngine
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
     async with running_app(settings) as running:
         yield running

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.settings import Settings
+from api.settings import ApiProcessSettings
+from consumer.settings import ConsumerProcessSettings
+from worker.settings import WorkerProcessSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_SERVICES = {"api", "consumer", "worker"}
@@ -91,9 +93,10 @@ def test_data_lives_in_named_volumes_and_keys_are_mounted_read_only(
 
 
 def _env_names() -> set[str]:
-    """Every environment variable the app reads: each settings group's prefix + field name."""
+    """Every environment variable a process reads: each settings group's prefix + field name."""
     names = set()
-    for group in Settings.model_fields.values():
+    roots = (ApiProcessSettings, ConsumerProcessSettings, WorkerProcessSettings)
+    for group in [group for root in roots for group in root.model_fields.values()]:
         settings_class = group.annotation
         assert isinstance(settings_class, type)
         prefix = settings_class.model_config.get("env_prefix", "")

@@ -11,14 +11,14 @@ from taskiq import TaskiqEvents, TaskiqState
 from domain.orders.events import PROCESS_NEW_ORDER_TASK
 from infra.db import create_sync_engine, create_sync_session_factory
 from infra.logs import configure_logging
-from infra.settings import Settings, get_settings
 from infra.taskq import ReliableStreamBroker
 from infra.taskq import create_broker as create_stream_broker
+from worker.settings import WorkerProcessSettings, get_worker_settings
 from worker.tasks import WorkerResources, process_new_order
 
 
-def create_broker(settings: Settings | None = None) -> ReliableStreamBroker:
-    settings = settings or get_settings()
+def create_broker(settings: WorkerProcessSettings | None = None) -> ReliableStreamBroker:
+    settings = settings or get_worker_settings()
     broker = create_stream_broker(
         redis_url=settings.redis.url,
         settings=settings.taskiq,

@@ -24,14 +24,14 @@ from taskiq.receiver import Receiver
 from infra.heartbeat import beat_forever
 from infra.logs import configure_logging
 from infra.metrics import serve_metrics
-from infra.settings import Settings, get_settings
 from infra.taskq import ReliableStreamBroker
 from worker.broker import create_broker
+from worker.settings import WorkerProcessSettings, get_worker_settings
 
 logger = logging.getLogger("worker")
 
 
-async def serve(broker: ReliableStreamBroker, settings: Settings) -> None:
+async def serve(broker: ReliableStreamBroker, settings: WorkerProcessSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -63,7 +63,7 @@ async def serve(broker: ReliableStreamBroker, settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = get_worker_settings()
     configure_logging(settings.app)
     serve_metrics(settings.worker.metrics_port)
     asyncio.run(serve(create_broker(settings), settings))

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infra.settings import Settings
+from api.settings import ApiProcessSettings
 from tests.conftest import UserFactory
 
 
@@ -62,7 +62,7 @@ async def test_bad_registration_is_422_with_a_readable_detail(
 
 
 async def test_token_is_an_rs256_jwt_with_the_required_claims(
-    client: httpx.AsyncClient, users: UserFactory, settings: Settings
+    client: httpx.AsyncClient, users: UserFactory, settings: ApiProcessSettings
 ) -> None:
     user = await users.create()
     response = await client.post("/token", data={"username": user.email, "password": user.password})
@@ -107,7 +107,7 @@ async def test_wrong_password_and_unknown_email_get_the_same_401(
     assert wrong_password.json() == unknown_email.json()
 
 
-def _claims(settings: Settings, **overrides: object) -> dict[str, object]:
+def _claims(settings: ApiProcessSettings, **overrides: object) -> dict[str, object]:
     now = int(time.time())
     claims: dict[str, object] = {
         "sub": "1",
@@ -120,11 +120,11 @@ def _claims(settings: Settings, **overrides: object) -> dict[str, object]:
     return {key: value for key, value in claims.items() if value is not None}
 
 
-def _sign(settings: Settings, claims: dict[str, object]) -> str:
+def _sign(settings: ApiProcessSettings, claims: dict[str, object]) -> str:
     return jwt.encode(claims, settings.auth.jwt_private_key_path.read_bytes(), algorithm="RS256")
 
 
-def _forged_tokens(settings: Settings) -> dict[str, str]:
+def _forged_tokens(settings: ApiProcessSettings) -> dict[str, str]:
     now = int(time.time())
     public_pem = settings.auth.jwt_public_key_path.read_bytes()
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -171,7 +171,7 @@ def _forged_tokens(settings: Settings) -> dict[str, str]:
     ],
 )
 async def test_forged_or_stale_tokens_are_rejected(
-    client: httpx.AsyncClient, users: UserFactory, settings: Settings, case: str
+    client: httpx.AsyncClient, users: UserFactory, settings: ApiProcessSettings, case: str
 ) -> None:
     await users.create()  # user id 1 exists, so only the token's flaws can fail the request
     token = _forged_tokens(settings)[case]
@@ -183,7 +183,7 @@ async def test_forged_or_stale_tokens_are_rejected(
 
 
 async def test_a_valid_token_signed_by_our_key_is_accepted(
-    client: httpx.AsyncClient, users: UserFactory, settings: Settings
+    client: httpx.AsyncClient, users: UserFactory, settings: ApiProcessSettings
 ) -> None:
     user = await users.create()
     token = _sign(settings, _claims(settings, sub=str(user.id)))

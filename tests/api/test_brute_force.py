@@ -14,14 +14,15 @@ import pytest
 from fastapi import FastAPI
 
 from api.main import create_app
-from infra.settings import RateLimitSettings, Settings
+from api.settings import ApiProcessSettings
+from infra.settings import RateLimitSettings
 
 PASSWORD = "correct horse"
 Client = Callable[[str], httpx.AsyncClient]
 
 
 @pytest.fixture
-async def client_from(settings: Settings, clean_db: object) -> AsyncIterator[Client]:
+async def client_from(settings: ApiProcessSettings, clean_db: object) -> AsyncIterator[Client]:
     """Clients of one app, each from a client IP of its own (as the TCP peer the app sees)."""
     limited = settings.model_copy(
         update={

@@ -13,9 +13,10 @@ from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from api.settings import ApiProcessSettings
 from domain.orders.cache import OrderCache
 from edge.resources import Services
-from infra.settings import RedisSettings, Settings
+from infra.settings import RedisSettings
 from tests.conftest import ApiUser, UserFactory, order_body
 from tests.support.app import running_app
 from tests.support.tcp_proxy import tcp_proxy
@@ -140,7 +141,7 @@ async def test_a_failed_change_does_not_touch_the_cache(
     assert after.json()["status"] == "CANCELED"
 
 
-def _redis_on_port(settings: Settings, port: int) -> Settings:
+def _redis_on_port(settings: ApiProcessSettings, port: int) -> ApiProcessSettings:
     """The same settings, with Redis reached on `port` (a proxy in front of the real one)."""
     redis = settings.redis.model_copy(update={"url": f"redis://127.0.0.1:{port}/0"})
     return settings.model_copy(update={"redis": redis})
@@ -161,7 +162,7 @@ async def _exercise(client: httpx.AsyncClient, user: ApiUser) -> list[str]:
 
 
 async def test_with_redis_refusing_connections_everything_works_from_postgres(
-    settings: Settings, clean_db: object
+    settings: ApiProcessSettings, clean_db: object
 ) -> None:
     down = settings.model_copy(update={"redis": RedisSettings(url="redis://127.0.0.1:1/0")})
     async with running_app(down) as (client, _):
@@ -171,7 +172,7 @@ async def test_with_redis_refusing_connections_everything_works_from_postgres(
 
 
 async def test_a_hung_redis_costs_each_request_at_most_its_timeout_then_is_skipped(
-    settings: Settings, clean_db: object
+    settings: ApiProcessSettings, clean_db: object
 ) -> None:
     async with tcp_proxy("127.0.0.1", 6379) as proxy:
         proxy.blackhole()
@@ -192,7 +193,7 @@ async def test_a_hung_redis_costs_each_request_at_most_its_timeout_then_is_skipp
 
 
 async def test_caching_resumes_by_itself_when_redis_returns(
-    settings: Settings, clean_db: object
+    settings: ApiProcessSettings, clean_db: object
 ) -> None:
     async with tcp_proxy("127.0.0.1", 6379) as proxy:
         via_proxy = _redis_on_port(settings, proxy.port)

@@ -12,8 +12,9 @@ from redis.asyncio import Redis
 
 from api.fastpath import CachedOrderFastPath
 from api.main import create_app
+from api.settings import ApiProcessSettings
 from edge.resources import Services
-from infra.settings import RateLimitSettings, Settings
+from infra.settings import RateLimitSettings
 from tests.conftest import UserFactory, order_body
 from tests.support.app import running_app
 
@@ -21,7 +22,7 @@ _VOLATILE = {"date", "x-request-id"}
 
 
 @asynccontextmanager
-async def app_without_fast_path(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def app_without_fast_path(settings: ApiProcessSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     app.user_middleware = [
         m for m in app.user_middleware if cast(object, m.cls) is not CachedOrderFastPath
@@ -34,7 +35,7 @@ async def app_without_fast_path(settings: Settings) -> AsyncIterator[httpx.Async
 
 
 async def test_a_hit_is_answered_exactly_as_the_route_answers_it(
-    client: httpx.AsyncClient, users: UserFactory, settings: Settings
+    client: httpx.AsyncClient, users: UserFactory, settings: ApiProcessSettings
 ) -> None:
     user = await users.create()
     order_id = (await client.post("/orders/", json=order_body(), headers=user.headers)).json()["id"]
@@ -54,7 +55,7 @@ async def test_a_hit_is_answered_exactly_as_the_route_answers_it(
 
 
 async def test_a_request_is_counted_once_whether_the_fast_path_serves_it_or_not(
-    settings: Settings, clean_db: object, redis_client: Redis
+    settings: ApiProcessSettings, clean_db: object, redis_client: Redis
 ) -> None:
     limited = settings.model_copy(
         update={

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import httpx
 
-from infra.settings import RabbitMQSettings, RedisSettings, Settings
+from api.settings import ApiProcessSettings
+from infra.settings import RabbitMQSettings, RedisSettings
 from tests.support.app import running_app
 
 
@@ -21,7 +22,7 @@ async def test_ready_checks_every_dependency(client: httpx.AsyncClient) -> None:
 
 
 async def test_ready_is_503_and_names_the_dependencies_that_are_down(
-    settings: Settings, clean_db: object
+    settings: ApiProcessSettings, clean_db: object
 ) -> None:
     broken = settings.model_copy(
         update={

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from infra.settings import RateLimitSettings, RedisSettings, Settings
+from api.settings import ApiProcessSettings
+from infra.settings import RateLimitSettings, RedisSettings
 from tests.conftest import UserFactory
 from tests.support.app import running_app
 
 
 @pytest.fixture
-def limited(settings: Settings, clean_db: object) -> Settings:
+def limited(settings: ApiProcessSettings, clean_db: object) -> ApiProcessSettings:
     """Small limits under a key prefix of this test's own, so budgets never leak between tests."""
     return settings.model_copy(
         update={
@@ -27,7 +28,7 @@ def limited(settings: Settings, clean_db: object) -> Settings:
 
 
 @pytest.fixture
-async def limited_client(limited: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def limited_client(limited: ApiProcessSettings) -> AsyncIterator[httpx.AsyncClient]:
     async with running_app(limited) as (client, _):
         yield client
 
@@ -81,7 +82,7 @@ async def test_auth_routes_are_limited_per_ip_and_forwarded_for_is_not_trusted(
     assert statuses == [401, 401, 401, 401, 429]
 
 
-async def test_two_app_instances_share_one_budget(limited: Settings) -> None:
+async def test_two_app_instances_share_one_budget(limited: ApiProcessSettings) -> None:
     async with running_app(limited) as (first, _), running_app(limited) as (second, _):
         headers = await _login(first)  # two auth requests counted on the IP, not on the user
         statuses = [
@@ -111,7 +112,7 @@ async def test_limits_are_off_when_disabled(client: httpx.AsyncClient, users: Us
     assert "X-RateLimit-Limit" not in responses[0].headers
 
 
-async def test_limits_fail_open_when_redis_is_down(limited: Settings) -> None:
+async def test_limits_fail_open_when_redis_is_down(limited: ApiProcessSettings) -> None:
     down = limited.model_copy(update={"redis": RedisSettings(url="redis://127.0.0.1:1/0")})
     async with running_app(down) as (client, _):
         headers = await _login(client)

@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 
 from api.deps import get_current_user_id
 from api.main import create_app
+from api.settings import ApiProcessSettings
 from graph.context import GraphContext, get_context
-from infra.settings import Settings
 from tests.conftest import UserFactory, order_body
 
 SECRET = "secret-detail: password=hunter2 in /srv/orders/domain/thing.py"
@@ -31,7 +31,7 @@ class _BrokenCache:
 
 
 @pytest.fixture
-async def app(settings: Settings, clean_db: object) -> AsyncIterator[FastAPI]:
+async def app(settings: ApiProcessSettings, clean_db: object) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application

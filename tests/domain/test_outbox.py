@@ -20,8 +20,9 @@ from domain.orders.schemas import OrderCreate
 from domain.uow import UnitOfWork
 from infra import amqp
 from infra.db import asyncpg_dsn, utcnow
-from infra.settings import DatabaseSettings, OutboxSettings, RabbitMQSettings
+from infra.settings import DatabaseSettings, RabbitMQSettings
 from relay.relay import OutboxRelay
+from relay.settings import OutboxSettings
 from tests.conftest import UserFactory, order_body
 from tests.support.pipeline import new_order_event, rabbitmq_url
 

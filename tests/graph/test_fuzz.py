@@ -14,7 +14,7 @@ from schemathesis.graphql import nodes
 
 from graph import errors
 from graph.schema import create_schema
-from infra.settings import GraphQLSettings
+from graph.settings import GraphQLSettings
 from tests.support.fuzzing import FuzzTarget, fuzz_config
 
 # Money: well-formed amounts, and anything else a client could put in a Decimal (the server must

@@ -10,14 +10,18 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from infra.settings import GraphQLSettings, RateLimitSettings, Settings
+from api.settings import ApiProcessSettings
+from graph.settings import GraphQLSettings
+from infra.settings import RateLimitSettings
 from tests.conftest import UserFactory
 from tests.graph.conftest import graphql
 from tests.support.app import running_app
 
 
 @pytest.fixture
-async def strict_client(settings: Settings, clean_db: object) -> AsyncIterator[httpx.AsyncClient]:
+async def strict_client(
+    settings: ApiProcessSettings, clean_db: object
+) -> AsyncIterator[httpx.AsyncClient]:
     """Small limits, introspection off: what a production deployment might run."""
     graphql_settings = GraphQLSettings(
         introspection=False, max_depth=1, max_aliases=2, max_tokens=60
@@ -107,7 +111,9 @@ async def test_introspection_can_be_switched_off_and_then_nothing_reveals_the_sc
 
 
 @pytest.fixture
-async def limited_client(settings: Settings, clean_db: object) -> AsyncIterator[httpx.AsyncClient]:
+async def limited_client(
+    settings: ApiProcessSettings, clean_db: object
+) -> AsyncIterator[httpx.AsyncClient]:
     """The REST limits switched on, small, under a Redis prefix of this test's own."""
     limited = settings.model_copy(
         update={

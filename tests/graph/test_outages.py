@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy.engine import make_url
 
-from infra.settings import Settings
+from api.settings import ApiProcessSettings
 from tests.conftest import UserFactory
 from tests.graph.conftest import graphql
 from tests.support.app import running_app
@@ -15,7 +15,7 @@ from tests.support.tcp_proxy import tcp_proxy
 
 
 async def test_a_database_outage_is_service_unavailable(
-    settings: Settings,
+    settings: ApiProcessSettings,
     users: UserFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

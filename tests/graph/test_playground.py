@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from infra.settings import GraphQLSettings, Settings
+from api.settings import ApiProcessSettings
+from graph.settings import GraphQLSettings
 from tests.support.app import running_app
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -53,7 +54,9 @@ async def test_the_vendored_files_keep_their_licences(client: httpx.AsyncClient)
 
 
 @pytest.fixture
-async def no_playground(settings: Settings, clean_db: object) -> AsyncIterator[httpx.AsyncClient]:
+async def no_playground(
+    settings: ApiProcessSettings, clean_db: object
+) -> AsyncIterator[httpx.AsyncClient]:
     update = {"graphql": GraphQLSettings(playground=False)}
     async with running_app(settings.model_copy(update=update)) as (client, _):
         yield client

@@ -9,12 +9,14 @@ import httpx
 from fastapi import FastAPI
 
 from api.main import create_app
+from api.settings import ApiProcessSettings
 from edge.resources import Services
-from infra.settings import Settings
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
+async def running_app(
+    settings: ApiProcessSettings,
+) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
     """A client for a freshly built app (its lifespan run), and the app's state."""
     app: FastAPI = create_app(settings)
     async with (

@@ -1,0 +1,25 @@
+"""The GraphQL endpoint's settings (GRAPHQL_*); the API process's root (api/settings.py) holds them."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from infra.settings import settings_group
+
+
+class GraphQLSettings(BaseSettings):
+    """The GraphQL endpoint (/graphql): its abuse limits and its developer tools."""
+
+    model_config = settings_group("GRAPHQL_")
+
+    # Schema introspection (the playground's docs and autocompletion); production may switch it off.
+    introspection: bool = True
+    # The GraphiQL playground on GET /graphql, served from the app's own pinned copies (no CDN).
+    playground: bool = True
+    # Deepest nesting of fields one operation may select (introspection fields are not counted).
+    max_depth: int = Field(default=10, ge=1)
+    # Aliased fields per operation: aliases let one request run a field many times.
+    max_aliases: int = Field(default=15, ge=0)
+    # Tokens per document; bounds the parser's work before anything else runs.
+    max_tokens: int = Field(default=2000, ge=1)

@@ -1,0 +1,23 @@
+"""The outbox relay's settings (OUTBOX_*)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from infra.settings import settings_group
+
+
+class OutboxSettings(BaseSettings):
+    """The relay that moves committed outbox rows to RabbitMQ (runs inside the API process)."""
+
+    model_config = settings_group("OUTBOX_")
+
+    relay_enabled: bool = True
+    # Safety net behind the commit-time NOTIFY: pending rows are looked for at least this often.
+    sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    # Longest wait for the broker's confirm of one publish; past it the batch is retried later.
+    publish_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Published rows are deleted after this long (they are kept a while for audits and replays).
+    retention_hours: float = Field(default=168, gt=0)
