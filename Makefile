@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := uv
 PORT ?= 8000
 
-.PHONY: help install keys db migrate run lint test soak bench bench-pipeline check-uv schema graphiql
+.PHONY: help install keys db migrate run lint test test-unit soak bench bench-pipeline check-uv schema graphiql
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ lint: install  ## formatting, lint, types, import layers
 
 test: lint  ## every check, then every test against the local servers
 	$(UV) run pytest
+
+test-unit: install  ## the pure rules only (tests/unit): no server needed, a few seconds
+	$(UV) run pytest tests/unit
 
 soak: install  ## SOAK_ORDERS=5000 orders while consumer and worker are SIGKILLed: all processed once? (not in test)
 	$(UV) run pytest tests/soak/soak_pipeline.py -s

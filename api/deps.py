@@ -11,22 +11,22 @@ from fastapi.security import OAuth2PasswordBearer
 from domain.orders.cache import OrderCache
 from domain.uow import UnitOfWork
 from domain.users.errors import InvalidToken
-from edge.resources import Services
+from edge.resources import Resources
 
 
 # Every dependency here is `async def` on purpose: FastAPI runs a plain `def` dependency in the
 # thread pool, which costs a thread hop per request on the hottest path.
-async def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+async def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
 
 
-State = Annotated[Services, Depends(get_services)]
+AppResources = Annotated[Resources, Depends(get_resources)]
 
 
-async def get_uow(state: State) -> AsyncIterator[UnitOfWork]:
+async def get_uow(resources: AppResources) -> AsyncIterator[UnitOfWork]:
     """One transaction per request: committed when the route returns, before the response is sent."""
-    async with state.unit_of_work() as uow:
+    async with resources.unit_of_work() as uow:
         yield uow
 
 
@@ -34,21 +34,25 @@ async def get_uow(state: State) -> AsyncIterator[UnitOfWork]:
 # so a client never sees a success whose transaction then failed.
 UoW = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
+# Declares the OAuth2 password flow in the OpenAPI (Swagger UI's "Authorize"); the token itself is
+# read by edge.auth like everywhere else.
 _bearer = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 
 
-async def get_current_user_id(state: State, token: Annotated[str | None, Depends(_bearer)]) -> int:
+async def get_current_user_id(
+    resources: AppResources, token: Annotated[str | None, Depends(_bearer)]
+) -> int:
     if not token:
         msg = "Not authenticated"
         raise InvalidToken(msg)
-    return state.tokens.verify(token)
+    return resources.tokens.verify(token)
 
 
 CurrentUserId = Annotated[int, Depends(get_current_user_id)]
 
 
-async def get_order_cache(state: State) -> OrderCache | None:
-    return state.order_cache
+async def get_order_cache(resources: AppResources) -> OrderCache | None:
+    return resources.order_cache
 
 
 OrderCacheDep = Annotated[OrderCache | None, Depends(get_order_cache)]

@@ -12,6 +12,8 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from edge.security import page_csp
+
 _VENDOR = Path(__file__).parent / "static" / "vendor" / "swagger-ui-dist-5.35.0"
 _ASSETS = "/docs/assets"
 _OAUTH2_REDIRECT = "/docs/oauth2-redirect"
@@ -23,10 +25,7 @@ def _csp_for(html: str) -> str:
         f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
         for script in re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
     )
-    return (
-        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-    )
+    return page_csp(script_src=f"'self' {hashes}")
 
 
 def _html(response: HTMLResponse) -> str:

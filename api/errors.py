@@ -13,29 +13,23 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from api.ratelimit import rate_limit_headers
 from api.schemas import ErrorBody
-from domain.orders.errors import (
-    IdempotencyKeyReused,
-    InvalidCursor,
-    InvalidStatusTransition,
-    OrderListForbidden,
-    OrderNotFound,
-)
-from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials, InvalidToken
-from infra.ratelimit import RateLimitExceeded
+from domain.errors import DomainError, ErrorKind, RateLimitExceeded
+from edge.errors import INTERNAL_ERROR_MESSAGE, UNAVAILABLE_MESSAGE, kind_of, validation_summary
+from edge.ratelimit import rejection_headers
+from edge.security import SECURITY_HEADERS, STRICT_CSP
 
 logger = logging.getLogger(__name__)
 
-DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {
-    EmailAlreadyRegistered: status.HTTP_409_CONFLICT,
-    InvalidCredentials: status.HTTP_401_UNAUTHORIZED,
-    InvalidToken: status.HTTP_401_UNAUTHORIZED,
-    OrderNotFound: status.HTTP_404_NOT_FOUND,
-    InvalidStatusTransition: status.HTTP_409_CONFLICT,
-    OrderListForbidden: status.HTTP_403_FORBIDDEN,
-    InvalidCursor: status.HTTP_422_UNPROCESSABLE_CONTENT,
-    IdempotencyKeyReused: status.HTTP_422_UNPROCESSABLE_CONTENT,
+# The one table: every kind of error the domain (or edge.errors) knows, as an HTTP status.
+STATUS_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorKind.CONFLICT: status.HTTP_409_CONFLICT,
+    ErrorKind.FORBIDDEN: status.HTTP_403_FORBIDDEN,
+    ErrorKind.UNAUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
+    ErrorKind.BAD_INPUT: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    ErrorKind.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorKind.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 _BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -48,10 +42,24 @@ def error_response(
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    status_code = DOMAIN_ERROR_STATUS[type(exc)]
-    headers = _BEARER_CHALLENGE if status_code == status.HTTP_401_UNAUTHORIZED else None
+def known_error_response(exc: Exception) -> JSONResponse | None:
+    """The answer to an error of a known kind (None for a bug), wherever it was raised."""
+    kind = kind_of(exc)
+    if kind is None:
+        return None
+    status_code = STATUS_BY_KIND[kind]
+    if kind is ErrorKind.UNAVAILABLE:
+        logger.error("database unavailable: %s", exc)
+        return error_response(status_code, UNAVAILABLE_MESSAGE, {"Retry-After": "2"})
+    if isinstance(exc, RateLimitExceeded):
+        return error_response(status_code, str(exc), rejection_headers(exc))
+    headers = _BEARER_CHALLENGE if kind is ErrorKind.UNAUTHENTICATED else None
     return error_response(status_code, str(exc), headers)
+
+
+async def _known_error(request: Request, exc: Exception) -> JSONResponse:
+    response = known_error_response(exc)
+    return response if response is not None else await _unexpected(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -59,10 +67,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = [
         {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()
     ]
-    summary = "; ".join(
-        f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in errors
-    )
-    body = ErrorBody(detail=f"Invalid request: {summary}", errors=errors)
+    summary = validation_summary("Invalid request", ((err["loc"], err["msg"]) for err in errors))
+    body = ErrorBody(detail=summary, errors=errors)
     return JSONResponse(body.model_dump(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
@@ -90,27 +96,11 @@ def _allowed_methods(request: Request) -> str:
     )
 
 
-async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RateLimitExceeded)
-    headers = {**rate_limit_headers(exc.verdict), "Retry-After": str(exc.verdict.retry_after)}
-    return error_response(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers)
-
-
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("database unavailable: %s", exc)
-    return error_response(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        "The database is unavailable; try again shortly",
-        {"Retry-After": "2"},
-    )
-
-
-_INTERNAL_ERROR = "Internal server error"
 # Starlette answers an unhandled exception outside every middleware, so the edge's headers are not
 # on this answer: it carries its own.
 _INTERNAL_ERROR_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": STRICT_CSP,
     "Cache-Control": "no-store",
 }
 
@@ -121,18 +111,16 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
     )
     return error_response(
-        status.HTTP_500_INTERNAL_SERVER_ERROR, _INTERNAL_ERROR, _INTERNAL_ERROR_HEADERS
+        status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR_MESSAGE, _INTERNAL_ERROR_HEADERS
     )
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    for error_type in DOMAIN_ERROR_STATUS:
-        app.add_exception_handler(error_type, _domain_error)
-    app.add_exception_handler(RateLimitExceeded, _rate_limited)
+    app.add_exception_handler(DomainError, _known_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     # Connection-level failures (refused, timed out, pool exhausted) mean "down", not "bug".
     for error_type in (OperationalError, InterfaceError, PoolTimeoutError, OSError):
-        app.add_exception_handler(error_type, _database_unavailable)
+        app.add_exception_handler(error_type, _known_error)
     # Anything else is a bug; never Starlette's plain-text page (or, in debug, its traceback).
     app.add_exception_handler(Exception, _unexpected)

@@ -16,7 +16,7 @@ from api.fastpath import CachedOrderFastPath
 from api.middleware import EdgeMiddleware
 from api.routes import auth, health, metrics, orders
 from api.settings import ApiProcessSettings, get_api_settings
-from edge.resources import open_services
+from edge.resources import open_resources
 from graph.app import mount_graphql
 from infra.logs import configure_logging
 from relay.relay import start_outbox_relay
@@ -28,10 +28,10 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.app)
-        async with open_services(settings) as services:
-            app.state.services = services
+        async with open_resources(settings) as services:
+            app.state.resources = services
             # Everything built so far lives as long as the process: keep it out of the cyclic GC's
-            # full collections, whose scans of it were the cached read's ~100 ms p99 stalls.
+            # full collections, whose scans of it stalled requests (the cached read's p99).
             gc.freeze()
             # Publishes the outbox: each new order's event reaches RabbitMQ right after its commit.
             relay = start_outbox_relay(
@@ -83,6 +83,6 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(orders.router)
-    # GraphQL over the same services (app.state.services), beside the REST routes.
+    # GraphQL over the same services (app.state.resources), beside the REST routes.
     mount_graphql(app, settings.graphql)
     return app

@@ -8,6 +8,7 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from edge.security import SECURITY_HEADERS, STRICT_CSP
 from infra.correlation import accept_or_new, correlation_id
 from infra.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -17,11 +18,9 @@ ROUTE_TEMPLATE = "orders.route_template"
 # On every answer. A page that needs more (Swagger UI, GraphiQL) sets its own Content-Security-Policy,
 # which is then left alone; JSON answers get the strictest one.
 _SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
 ]
-_DEFAULT_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DEFAULT_CSP = (b"content-security-policy", STRICT_CSP.encode())
 
 
 _TOO_LARGE = "Request body too large"

@@ -1,6 +1,7 @@
 """Rate limits as router dependencies: per user (else per IP) on the API, per IP on auth routes.
 
-Routes outside these routers (/docs, /openapi.json, health) are never limited.
+Routes outside these routers (/docs, /openapi.json, health) are never limited. A cached read served
+by api/fastpath.py spends its unit there and never reaches these.
 """
 
 from __future__ import annotations
@@ -9,56 +10,35 @@ from contextlib import suppress
 
 from fastapi import Request, Response
 
-from api.deps import State
+from api.deps import AppResources
+from domain.limits import spend
 from domain.users.errors import InvalidToken
-from infra.ratelimit import RateLimitExceeded, RateLimitRule, RateLimitVerdict
-
-# Where a request's verdict is kept once counted (scope["state"]), so it is never counted twice.
-RATE_LIMIT_VERDICT = "orders.rate_limit_verdict"
-
-
-def rate_limit_headers(verdict: RateLimitVerdict) -> dict[str, str]:
-    return {
-        "X-RateLimit-Limit": str(verdict.limit),
-        "X-RateLimit-Remaining": str(verdict.remaining),
-        "X-RateLimit-Reset": str(verdict.retry_after),
-    }
+from edge.auth import bearer_token, client_ip, rate_limit_identity
+from edge.ratelimit import rate_limit_headers
+from infra.ratelimit import RateLimitRule
 
 
-def _client_ip(request: Request) -> str:
-    # request.client is the TCP peer, or the forwarded client when a trusted proxy relayed it.
-    return request.client.host if request.client else "unknown"
-
-
-async def _enforce(
-    request: Request, state: State, rule: RateLimitRule, identity: str, response: Response
+async def _spend(
+    resources: AppResources, rule: RateLimitRule, identity: str, response: Response
 ) -> None:
-    if state.limiter is None:
-        return
-    request_state = request.scope.setdefault("state", {})
-    if RATE_LIMIT_VERDICT in request_state:  # already counted on the fast path (api/fastpath.py)
-        verdict = request_state[RATE_LIMIT_VERDICT]
-    else:
-        verdict = await state.limiter.hit(rule, identity)
-    if verdict is None:  # Redis can't tell: fail open
-        return
-    response.headers.update(rate_limit_headers(verdict))
-    if not verdict.allowed:
-        raise RateLimitExceeded(verdict)
+    verdict = await spend(resources.limiter, rule, identity)
+    if verdict is not None:
+        response.headers.update(rate_limit_headers(verdict))
 
 
-async def limit_per_user(request: Request, response: Response, state: State) -> None:
+async def limit_per_user(request: Request, response: Response, resources: AppResources) -> None:
     """The default limit, counted per authenticated user, or per client IP without a valid token."""
-    identity = f"ip:{_client_ip(request)}"
-    authorization = request.headers.get("Authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token:
+    user_id = None
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is not None:
         # An invalid token is counted against the IP; the route itself answers 401.
         with suppress(InvalidToken):
-            identity = f"user:{state.tokens.verify(token)}"
-    await _enforce(request, state, state.rate_limits.default, identity, response)
+            user_id = resources.tokens.verify(token)
+    identity = rate_limit_identity(user_id, client_ip(request.scope))
+    await _spend(resources, resources.rate_limits.default, identity, response)
 
 
-async def limit_auth(request: Request, response: Response, state: State) -> None:
+async def limit_auth(request: Request, response: Response, resources: AppResources) -> None:
     """The login/registration limit, per client IP."""
-    await _enforce(request, state, state.rate_limits.auth, f"ip:{_client_ip(request)}", response)
+    identity = rate_limit_identity(None, client_ip(request.scope))
+    await _spend(resources, resources.rate_limits.auth, identity, response)

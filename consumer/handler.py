@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -15,6 +14,7 @@ from consumer.settings import ConsumerSettings
 from domain.orders.events import PROCESS_NEW_ORDER_TASK, NewOrderEvent
 from infra.correlation import correlation_id
 from infra.metrics import EVENTS_CONSUMED
+from infra.retry import Outage, pause
 from infra.taskq import REDIS_ERRORS, ReliableStreamBroker
 
 logger = logging.getLogger("consumer")
@@ -84,26 +84,23 @@ class NewOrderHandler:
             broker=self._broker,
             labels={"correlation_id": event.correlation_id or "", "event_id": str(event.event_id)},
         )
-        failures = 0
+        outage = Outage(
+            logger,
+            failing=f"order {event.order_id}: enqueue failed",
+            recovered=f"order {event.order_id}: enqueued",
+            max_delay=self._settings.retry_backoff_max_seconds,
+        )
         while True:
             try:
                 async with asyncio.timeout(self._settings.enqueue_timeout_seconds):
                     await kicker.kiq(event.model_dump(mode="json"))
             except (SendTaskError, *REDIS_ERRORS, TimeoutError) as exc:
-                failures += 1
-                if failures == 1 or failures % 20 == 0:
-                    logger.warning(
-                        "order %s: enqueue failed (%r), attempt %d; retrying",
-                        event.order_id,
-                        exc.__cause__ or exc,
-                        failures,
-                    )
+                delay = outage.failed(exc.__cause__ or exc)
                 if self._stopping.is_set():
                     return False
-                delay = min(self._settings.retry_backoff_max_seconds, 0.1 * 2**failures)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+                await pause(delay, self._stopping)
             else:
+                outage.recovered()
                 return True
 
     async def drain(self, grace_seconds: float) -> None:

@@ -39,7 +39,7 @@ async def consume(settings: ConsumerProcessSettings) -> None:
     )
     await broker.startup()
     handler = NewOrderHandler(broker=broker, settings=settings.consumer, stopping=stopping)
-    connection = await amqp.connect(settings.rabbitmq, stopping=stopping.is_set)
+    connection = await amqp.connect(settings.rabbitmq, stopping=stopping)
     try:
         subscription = await _subscribe(connection, settings, handler, stopping)
         if subscription is not None and connection is not None:

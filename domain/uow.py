@@ -1,8 +1,9 @@
-"""The unit of work: one transaction per HTTP request, GraphQL mutation, message or task.
+"""The unit of work: one transaction per HTTP request or GraphQL mutation, and its repositories.
 
-Services `flush()` and never commit. The boundary that opened the unit commits once (or rolls back),
-then runs the actions registered with `after_commit` — cache refreshes, outbox wake-ups — which must
-never run for a transaction that did not commit.
+It is the only way those open a transaction: `async with resources.unit_of_work() as uow:` (or the
+REST `UoW` dependency), then `uow.orders`, `uow.users`, ... Resources `flush()` and never commit. The
+boundary that opened the unit commits once (or rolls back), then runs the actions registered with
+`after_commit` (cache refreshes), which must never run for a transaction that did not commit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.events.repository import OutboxRepository
+from domain.orders.repository import IdempotencyKeyRepository, OrderRepository
+from domain.users.repository import UserRepository
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +36,22 @@ class UnitOfWork:
             # Opened lazily: a cache hit never checks a connection out of the pool.
             self._session = self._session_factory()
         return self._session
+
+    @property
+    def orders(self) -> OrderRepository:
+        return OrderRepository(self.session)
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeyRepository:
+        return IdempotencyKeyRepository(self.session)
+
+    @property
+    def users(self) -> UserRepository:
+        return UserRepository(self.session)
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        return OutboxRepository(self.session)
 
     def after_commit(self, action: AfterCommit) -> None:
         self._after_commit.append(action)

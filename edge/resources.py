@@ -1,4 +1,4 @@
-"""What a process serving users (REST and GraphQL alike) builds once at startup, and closes at exit.
+"""What the API process (REST and GraphQL alike) builds once at startup, and closes at exit.
 
 Both interfaces read the same objects, so they share the pool, the cache, the rate-limit counters and
 the verified-token cache. Nothing here connects at import time.
@@ -41,7 +41,7 @@ class RateLimitRules:
 
 
 @dataclass(frozen=True, slots=True)
-class Services:
+class Resources:
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
@@ -54,16 +54,14 @@ class Services:
 
     read_session_factory: async_sessionmaker[AsyncSession]
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
-
-    def read_only(self) -> UnitOfWork:
-        """For reads: statements run in autocommit, so no BEGIN/COMMIT round trips. Never write."""
-        return UnitOfWork(self.read_session_factory)
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
+        """The one way to open a transaction. `read_only`: statements run in autocommit, so no
+        BEGIN/COMMIT round trips; for reads only, never write through it."""
+        return UnitOfWork(self.read_session_factory if read_only else self.session_factory)
 
 
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     engine = create_engine(settings.database)
     redis = create_redis(settings.redis)
     breaker = RedisBreaker()
@@ -84,7 +82,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         else None
     )
     try:
-        yield Services(
+        yield Resources(
             settings=settings,
             engine=engine,
             session_factory=create_session_factory(engine),

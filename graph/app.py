@@ -20,33 +20,22 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from domain.errors import RateLimitExceeded
+from domain.limits import spend
+from edge.ratelimit import rate_limit_headers, rejection_headers
+from edge.security import page_csp
 from graph.context import GraphContext, get_context
 from graph.errors import shape_error
-from graph.ratelimit import rate_limit_headers, spend
 from graph.schema import create_schema
 from graph.settings import GraphQLSettings
-from infra.ratelimit import RateLimitExceeded
 
 PATH = "/graphql"
 STATIC_PATH = f"{PATH}/static"
 STATIC_DIR = Path(__file__).parent / "static"
 PLAYGROUND_PAGE = Path(__file__).parent / "playground.html"
 
-# Only the app's own scripts and styles, requests only to the app itself. GraphiQL's bundled libraries
-# inject <style> elements, hence 'unsafe-inline' for styles (never for scripts); its fonts are data: URIs.
-PLAYGROUND_CSP = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
+# Only the app's own scripts (no inline script at all), requests only to the app itself.
+PLAYGROUND_CSP = page_csp(script_src="'self'")
 # nosniff, X-Frame-Options and Referrer-Policy come with every answer of the app (api's edge middleware).
 _PLAYGROUND_HEADERS = {"Content-Security-Policy": PLAYGROUND_CSP, "Cache-Control": "no-cache"}
 
@@ -67,17 +56,15 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Spend the REST default rate limit once per request (batching is off) before running it."""
-        services = context.services
+        resources = context.resources
         try:
             verdict = await spend(
-                services, services.rate_limits.default, context.rate_limit_identity
+                resources.limiter, resources.rate_limits.default, context.rate_limit_identity
             )
         except RateLimitExceeded as exc:
-            sub_response.headers.update(
-                {**rate_limit_headers(exc.verdict), "Retry-After": str(exc.verdict.retry_after)}
-            )
-            error = shape_error(GraphQLError(str(exc), original_error=exc))
-            return ExecutionResult(data=None, errors=[error])
+            sub_response.headers.update(rejection_headers(exc))
+            # Shaped with the others in process_result.
+            return ExecutionResult(data=None, errors=[GraphQLError(str(exc), original_error=exc)])
         if verdict is not None:
             sub_response.headers.update(rate_limit_headers(verdict))
         return await super().execute_single(

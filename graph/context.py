@@ -1,4 +1,4 @@
-"""The per-request context: who is calling (resolved once), the shared services, the DataLoaders."""
+"""The per-request context: who is calling (resolved once), the shared resources, the DataLoaders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from strawberry.fastapi import BaseContext
 from domain.users import service as users
 from domain.users.errors import InvalidToken
 from domain.users.schemas import UserOut
-from edge.resources import Services
+from edge.auth import bearer_token, client_ip, rate_limit_identity
+from edge.resources import Resources
 
 _NOT_AUTHENTICATED = "Not authenticated"
 
@@ -23,12 +24,12 @@ class Loaders:
     never share a session.
     """
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, resources: Resources) -> None:
+        self._resources = resources
         self.user: DataLoader[int, UserOut | None] = DataLoader(load_fn=self._load_users)
 
     async def _load_users(self, user_ids: Sequence[int]) -> list[UserOut | None]:
-        async with self._services.read_only() as uow:
+        async with self._resources.unit_of_work(read_only=True) as uow:
             found = await users.get_users(uow=uow, user_ids=user_ids)
         return [
             UserOut.model_validate(found[user_id]) if user_id in found else None
@@ -40,16 +41,16 @@ class GraphContext(BaseContext):
     def __init__(
         self,
         *,
-        services: Services,
+        resources: Resources,
         user_id: int | None,
         auth_failure: str | None,
         client_ip: str,
     ) -> None:
         super().__init__()
-        self.services = services
+        self.resources = resources
         self.user_id = user_id
         self.client_ip = client_ip
-        self.loaders = Loaders(services)
+        self.loaders = Loaders(resources)
         self._auth_failure = auth_failure
 
     def require_user(self) -> int:
@@ -61,24 +62,23 @@ class GraphContext(BaseContext):
     @property
     def rate_limit_identity(self) -> str:
         """Whose budget a request spends: the user's, else the client IP's (as on the REST side)."""
-        return f"user:{self.user_id}" if self.user_id is not None else f"ip:{self.client_ip}"
+        return rate_limit_identity(self.user_id, self.client_ip)
 
 
 async def get_context(request: Request) -> GraphContext:
     """Verify `Authorization: Bearer <JWT>` once per request; fields needing a user check the result."""
-    services: Services = request.app.state.services
+    resources: Resources = request.app.state.resources
     user_id: int | None = None
     auth_failure: str | None = None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is not None:
         try:
-            user_id = services.tokens.verify(token.strip())
+            user_id = resources.tokens.verify(token)
         except InvalidToken as exc:
             auth_failure = str(exc)
     return GraphContext(
-        services=services,
+        resources=resources,
         user_id=user_id,
         auth_failure=auth_failure,
-        # The TCP peer, or the forwarded client when a trusted proxy relayed the request.
-        client_ip=request.client.host if request.client else "unknown",
+        client_ip=client_ip(request.scope),
     )

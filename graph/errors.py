@@ -13,61 +13,34 @@ from typing import Any
 
 from graphql import GraphQLError
 from pydantic import ValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from strawberry.extensions import SchemaExtension
 
-from domain.orders.errors import (
-    IdempotencyKeyReused,
-    InvalidCursor,
-    InvalidStatusTransition,
-    OrderListForbidden,
-    OrderNotFound,
-)
-from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials, InvalidToken
-from infra.ratelimit import RateLimitExceeded
+from domain.errors import ErrorKind, RateLimitExceeded
+from edge.errors import INTERNAL_ERROR_MESSAGE, UNAVAILABLE_MESSAGE, kind_of, validation_summary
 
 logger = logging.getLogger(__name__)
 
-UNAUTHENTICATED = "UNAUTHENTICATED"
-FORBIDDEN = "FORBIDDEN"
-NOT_FOUND = "NOT_FOUND"
 BAD_USER_INPUT = "BAD_USER_INPUT"
-CONFLICT = "CONFLICT"
-RATE_LIMITED = "RATE_LIMITED"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
-ERROR_CODES: dict[type[Exception], str] = {
-    InvalidToken: UNAUTHENTICATED,
-    InvalidCredentials: UNAUTHENTICATED,
-    OrderListForbidden: FORBIDDEN,
-    OrderNotFound: NOT_FOUND,
-    ValidationError: BAD_USER_INPUT,
-    InvalidCursor: BAD_USER_INPUT,
-    IdempotencyKeyReused: BAD_USER_INPUT,
-    EmailAlreadyRegistered: CONFLICT,
-    InvalidStatusTransition: CONFLICT,
-    RateLimitExceeded: RATE_LIMITED,
-    # Connection-level failures (refused, timed out, pool exhausted) mean "down", not "bug".
-    OperationalError: SERVICE_UNAVAILABLE,
-    InterfaceError: SERVICE_UNAVAILABLE,
-    PoolTimeoutError: SERVICE_UNAVAILABLE,
-    OSError: SERVICE_UNAVAILABLE,
+# The one table: every kind of error the domain (or edge.errors) knows, as an `extensions.code`.
+CODE_BY_KIND: dict[ErrorKind, str] = {
+    ErrorKind.NOT_FOUND: "NOT_FOUND",
+    ErrorKind.CONFLICT: "CONFLICT",
+    ErrorKind.FORBIDDEN: "FORBIDDEN",
+    ErrorKind.UNAUTHENTICATED: "UNAUTHENTICATED",
+    ErrorKind.BAD_INPUT: BAD_USER_INPUT,
+    ErrorKind.RATE_LIMITED: "RATE_LIMITED",
+    ErrorKind.UNAVAILABLE: SERVICE_UNAVAILABLE,
 }
-
-_UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly"
-_INTERNAL_MESSAGE = "Internal server error"
 
 
 def _code_of(exc: BaseException) -> str | None:
-    for cls in type(exc).__mro__:
-        code = ERROR_CODES.get(cls)
-        if code is not None:
-            return code
-    return None
+    kind = kind_of(exc)
+    return CODE_BY_KIND[kind] if kind is not None else None
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -97,14 +70,12 @@ def _camel(part: str | int) -> str | int:
 
 def _validation_details(exc: ValidationError) -> tuple[str, list[dict[str, Any]]]:
     """A message summing up every problem, and the problems by location (camelCase, as in GraphQL)."""
-    errors: list[dict[str, Any]] = []
-    lines: list[str] = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
-        loc = [_camel(part) for part in err["loc"]]
-        errors.append({"loc": loc, "msg": err["msg"], "type": err["type"]})
-        where = ".".join(str(part) for part in loc)
-        lines.append(f"{where}: {err['msg']}" if where else err["msg"])
-    return f"Invalid input: {'; '.join(lines)}", errors
+    problems = [
+        ([_camel(part) for part in err["loc"]], err["msg"], err["type"])
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+    summary = validation_summary("Invalid input", ((loc, msg) for loc, msg, _ in problems))
+    return summary, [{"loc": loc, "msg": msg, "type": kind} for loc, msg, kind in problems]
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
@@ -125,7 +96,7 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         return error
     original = error.original_error
     if is_unexpected(error):
-        return _with(error, _INTERNAL_MESSAGE, {"code": INTERNAL_SERVER_ERROR})
+        return _with(error, INTERNAL_ERROR_MESSAGE, {"code": INTERNAL_SERVER_ERROR})
     code = _code_of(original) if original is not None else None
     if code is None:
         # The request's own, and not tagged at parse or validation: a variable's value did not fit.
@@ -138,7 +109,7 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         extensions = {"code": code, "limit": verdict.limit, "retryAfter": verdict.retry_after}
         return _with(error, str(original), extensions)
     if code == SERVICE_UNAVAILABLE:
-        return _with(error, _UNAVAILABLE_MESSAGE, {"code": code})
+        return _with(error, UNAVAILABLE_MESSAGE, {"code": code})
     return _with(error, str(original), {"code": code})
 
 

@@ -11,14 +11,15 @@ import uuid
 
 import strawberry
 
+from domain.limits import spend
 from domain.orders import service as orders
 from domain.orders.schemas import DEFAULT_PAGE_SIZE, OrderListQuery, OrderPage
 from domain.orders.status import OrderStatus
 from domain.users import service as users
 from domain.users.errors import InvalidToken
 from domain.users.schemas import UserCreate, UserOut
+from edge.auth import rate_limit_identity
 from graph.context import GraphContext
-from graph.ratelimit import spend
 from graph.types import CreateOrderInput, Order, Token, User
 from graph.types import OrderPage as OrderPageType
 
@@ -36,9 +37,9 @@ async def me(info: Info) -> User:
 async def order(info: Info, id: uuid.UUID) -> Order | None:
     context = info.context
     user_id = context.require_user()
-    async with context.services.read_only() as uow:
+    async with context.resources.unit_of_work(read_only=True) as uow:
         read = await orders.get_order(
-            uow=uow, cache=context.services.order_cache, user_id=user_id, order_id=id
+            uow=uow, cache=context.resources.order_cache, user_id=user_id, order_id=id
         )
     return Order.from_domain(read.order())
 
@@ -50,7 +51,7 @@ async def _list_orders(info: Info, user_id: int, limit: int | None, after: str |
     query = OrderListQuery.model_validate(
         {"limit": limit, "cursor": after} if limit is not None else {"cursor": after}
     )
-    async with context.services.read_only() as uow:
+    async with context.resources.unit_of_work(read_only=True) as uow:
         return await orders.list_orders(
             uow=uow,
             requester_id=requester_id,
@@ -81,30 +82,32 @@ async def orders_page(
 
 
 async def _spend_auth_budget(context: GraphContext) -> None:
-    await spend(context.services, context.services.rate_limits.auth, f"ip:{context.client_ip}")
+    resources = context.resources
+    identity = rate_limit_identity(None, context.client_ip)
+    await spend(resources.limiter, resources.rate_limits.auth, identity)
 
 
 async def register(info: Info, email: str, password: str) -> User:
     context = info.context
     await _spend_auth_budget(context)
     data = UserCreate.model_validate({"email": email, "password": password})
-    async with context.services.unit_of_work() as uow:
-        user = await users.register_user(uow=uow, hasher=context.services.hasher, data=data)
+    async with context.resources.unit_of_work() as uow:
+        user = await users.register_user(uow=uow, hasher=context.resources.hasher, data=data)
     return User.from_domain(UserOut.model_validate(user))
 
 
 async def token(info: Info, email: str, password: str) -> Token:
     context = info.context
     await _spend_auth_budget(context)
-    async with context.services.unit_of_work() as uow:
+    async with context.resources.unit_of_work() as uow:
         access = await users.issue_token(
             uow=uow,
-            hasher=context.services.hasher,
-            tokens=context.services.tokens,
+            hasher=context.resources.hasher,
+            tokens=context.resources.tokens,
             email=email,
             password=password,
-            limiter=context.services.limiter,
-            login_rule=context.services.rate_limits.login_per_account,
+            limiter=context.resources.limiter,
+            login_rule=context.resources.rate_limits.login_per_account,
         )
     return Token.from_domain(access)
 
@@ -117,10 +120,10 @@ async def create_order(
     context = info.context
     user_id = context.require_user()
     data = input.to_domain()
-    async with context.services.unit_of_work() as uow:
+    async with context.resources.unit_of_work() as uow:
         created = await orders.create_order(
             uow=uow,
-            cache=context.services.order_cache,
+            cache=context.resources.order_cache,
             user_id=user_id,
             data=data,
             idempotency_key=idempotency_key,
@@ -131,8 +134,12 @@ async def create_order(
 async def update_order_status(info: Info, id: uuid.UUID, status: OrderStatus) -> Order:
     context = info.context
     user_id = context.require_user()
-    async with context.services.unit_of_work() as uow:
+    async with context.resources.unit_of_work() as uow:
         updated = await orders.update_status(
-            uow=uow, cache=context.services.order_cache, user_id=user_id, order_id=id, status=status
+            uow=uow,
+            cache=context.resources.order_cache,
+            user_id=user_id,
+            order_id=id,
+            status=status,
         )
     return Order.from_domain(updated)

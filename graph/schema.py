@@ -91,7 +91,7 @@ def create_schema(settings: GraphQLSettings) -> strawberry.Schema:
         ErrorCodes,
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         functools.partial(AddValidationRules, limit_rules),
-        # A repeated operation is validated once (validation was ~60% of a cached read). Documents
+        # A repeated operation is validated once (validation was most of a cached read's cost). Documents
         # compare by structure, so a re-parsed one still hits. (ParserCache is not used: it raises
         # syntax errors outside Strawberry's handling, losing GRAPHQL_PARSE_FAILED.)
         ValidationCache,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import aio_pika
@@ -25,6 +24,7 @@ from aio_pika.abc import (
 from aiormq.exceptions import AMQPConnectionError
 from pamqp.common import FieldTable
 
+from infra.retry import Outage, pause
 from infra.settings import RabbitMQSettings
 
 logger = logging.getLogger(__name__)
@@ -80,28 +80,29 @@ CONNECT_ERRORS = (OSError, AMQPConnectionError, asyncio.TimeoutError)
 
 
 async def connect(
-    settings: RabbitMQSettings, *, stopping: Callable[[], bool] = lambda: False
+    settings: RabbitMQSettings, *, stopping: asyncio.Event
 ) -> AbstractRobustConnection | None:
     """A robust connection, waiting for RabbitMQ as long as it takes (None if asked to stop first).
 
     Once connected, aio-pika reconnects by itself and restores channels, declarations and consumers;
     only the first attempt needs this loop.
     """
-    attempt = 0
-    while not stopping():
+    interval = settings.reconnect_interval_seconds
+    outage = Outage(
+        logger,
+        failing="RabbitMQ unreachable",
+        recovered="RabbitMQ reachable",
+        first_delay=interval,
+        max_delay=interval,
+    )
+    while not stopping.is_set():
         try:
-            return await aio_pika.connect_robust(
-                settings.url,
-                reconnect_interval=settings.reconnect_interval_seconds,
-                timeout=10,
+            connection = await aio_pika.connect_robust(
+                settings.url, reconnect_interval=interval, timeout=10
             )
         except CONNECT_ERRORS as exc:
-            attempt += 1
-            log = logger.warning if attempt == 1 or attempt % 30 == 0 else logger.debug
-            log(
-                "RabbitMQ unreachable (%s); retrying every %.1fs",
-                exc,
-                settings.reconnect_interval_seconds,
-            )
-            await asyncio.sleep(settings.reconnect_interval_seconds)
+            await pause(outage.failed(exc), stopping)
+        else:
+            outage.recovered()
+            return connection
     return None

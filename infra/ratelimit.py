@@ -41,16 +41,6 @@ return result
 """
 
 
-class RateLimitExceeded(Exception):
-    """Too many requests in the current window."""
-
-    def __init__(self, verdict: RateLimitVerdict) -> None:
-        self.verdict = verdict
-        super().__init__(
-            f"Rate limit exceeded: {verdict.limit} per window; retry in {verdict.retry_after}s"
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class RateLimitVerdict:
     allowed: bool

@@ -18,6 +18,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from infra.metrics import REDIS_FAILURES
+from infra.retry import Outage
 from infra.settings import RedisSettings
 
 logger = logging.getLogger(__name__)
@@ -47,12 +48,14 @@ class RedisBreaker:
     ) -> None:
         self._threshold = failure_threshold
         self._cooldown = cooldown_seconds
-        self._failures = 0
+        self._outage = Outage(
+            logger, failing="redis unavailable, skipped", recovered="redis is back"
+        )
         self._open_until = 0.0
 
     @property
     def is_open(self) -> bool:
-        return self._failures >= self._threshold and time.monotonic() < self._open_until
+        return self._outage.failures >= self._threshold and time.monotonic() < self._open_until
 
     async def call(self, operation: Callable[[], Awaitable[T]], *, fallback: T, what: str) -> T:
         """`await operation()`, or `fallback` if Redis fails, is too slow, or the breaker is open."""
@@ -64,19 +67,14 @@ class RedisBreaker:
         except (RedisError, OSError, TimeoutError) as exc:
             self._record_failure(exc, what)
             return fallback
-        if self._failures:
-            logger.warning("redis is back; %s resumes", what)
-            self._failures = 0
+        self._outage.recovered()
         return result
 
     def _record_failure(self, exc: BaseException, what: str) -> None:
         REDIS_FAILURES.labels(what).inc()
-        self._failures += 1
-        if self._failures == 1:
-            logger.warning("redis unavailable, skipping %s: %r", what, exc)
-        if self._failures >= self._threshold:
+        self._outage.failed(exc)
+        failures = self._outage.failures
+        if failures >= self._threshold:
             self._open_until = time.monotonic() + self._cooldown
-            if self._failures == self._threshold:
-                logger.warning(
-                    "redis failed %d times; skipped for %.1fs", self._failures, self._cooldown
-                )
+            if failures == self._threshold:
+                logger.warning("redis failed %d times; skipped for %.1fs", failures, self._cooldown)

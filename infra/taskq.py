@@ -35,6 +35,7 @@ from taskiq import AckableMessage, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.message import BrokerMessage
 from taskiq_redis import RedisStreamBroker
 
+from infra.retry import Outage, pause
 from infra.settings import TaskQueueSettings
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,12 @@ class ReliableStreamBroker(RedisStreamBroker):
             self._heartbeat = asyncio.create_task(self._refresh_in_hand(), name="taskiq-heartbeat")
         reclaim_every = self._reclaim_idle_ms / 2000
         next_reclaim = 0.0
-        failures = 0
+        outage = Outage(
+            logger,
+            failing="taskiq: Redis unavailable",
+            recovered="taskiq: Redis is back",
+            first_delay=0.2,
+        )
         async with Redis(connection_pool=self.connection_pool) as redis:
             while True:
                 try:
@@ -130,7 +136,7 @@ class ReliableStreamBroker(RedisStreamBroker):
                         block=block,
                         count=self.count,
                     )
-                    failures = 0
+                    outage.recovered()
                     self.redis_reachable = True
                 except ResponseError as exc:
                     if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
@@ -140,11 +146,8 @@ class ReliableStreamBroker(RedisStreamBroker):
                     self._group_ready = False
                     continue
                 except REDIS_ERRORS as exc:
-                    failures += 1
                     self.redis_reachable = False
-                    if failures == 1:
-                        logger.warning("taskiq: Redis unavailable, retrying: %r", exc)
-                    await asyncio.sleep(min(5.0, 0.2 * 2**failures))
+                    await pause(outage.failed(exc))
                     continue
                 batches: list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] = fetched or []
                 for _stream, entries in batches:

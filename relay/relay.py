@@ -34,6 +34,7 @@ from domain.events.repository import OutboxRepository
 from infra import amqp
 from infra.db import asyncpg_dsn, utcnow
 from infra.metrics import EVENTS_PUBLISHED
+from infra.retry import Outage, pause
 from infra.settings import DatabaseSettings, RabbitMQSettings
 from relay.settings import OutboxSettings
 
@@ -60,7 +61,12 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._failing = False
+        # One warning per outage, not one per second: the sweep retries on its own.
+        self._outage = Outage(
+            logger,
+            failing="outbox: publishing paused, events stay pending",
+            recovered="outbox: publishing resumed",
+        )
         self._last_purge = 0.0
 
     def start(self) -> None:
@@ -83,13 +89,10 @@ class OutboxRelay:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
-    def wake(self) -> None:
-        self._wake.set()
-
     # --- publishing -------------------------------------------------------------------------------
 
     async def _relay(self) -> None:
-        connection = await amqp.connect(self._rabbitmq, stopping=self._stopping.is_set)
+        connection = await amqp.connect(self._rabbitmq, stopping=self._stopping)
         if connection is None:
             return
         try:
@@ -98,10 +101,10 @@ class OutboxRelay:
                 await self._wait_for_work()
                 try:
                     await self._publish_pending(exchange)
-                    self._recovered()
+                    self._outage.recovered()
                 except Exception as exc:  # any failure only delays the events: keep going
-                    self._failed(exc)
-                    await self._pause(self._rabbitmq.reconnect_interval_seconds)
+                    self._outage.failed(exc)
+                    await pause(self._rabbitmq.reconnect_interval_seconds, self._stopping)
                 await self._purge_if_due()
         finally:
             await connection.close()
@@ -113,8 +116,8 @@ class OutboxRelay:
                 channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
                 topology = await amqp.declare_topology(channel, self._rabbitmq)
             except Exception as exc:  # retried until RabbitMQ accepts it
-                self._failed(exc)
-                await self._pause(self._rabbitmq.reconnect_interval_seconds)
+                self._outage.failed(exc)
+                await pause(self._rabbitmq.reconnect_interval_seconds, self._stopping)
             else:
                 logger.info("outbox: relay connected to RabbitMQ")
                 return topology.exchange
@@ -124,10 +127,6 @@ class OutboxRelay:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self._outbox.sweep_interval_seconds)
         self._wake.clear()
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _publish_pending(self, exchange: AbstractExchange) -> None:
         """Publish batches until no pending row is left (or a publish fails, which raises)."""
@@ -194,17 +193,6 @@ class OutboxRelay:
             if purged:
                 logger.info("outbox: purged %d published event(s) older than %s", purged, before)
 
-    def _failed(self, exc: BaseException) -> None:
-        # One warning per outage, not one per second: the sweep retries on its own.
-        if not self._failing:
-            logger.warning("outbox: publishing paused, events stay pending: %r", exc)
-        self._failing = True
-
-    def _recovered(self) -> None:
-        if self._failing:
-            logger.info("outbox: publishing resumed")
-        self._failing = False
-
     # --- commit-time wake-ups ---------------------------------------------------------------------
 
     async def _listen(self) -> None:
@@ -224,7 +212,7 @@ class OutboxRelay:
                 dropped.cancel()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 logger.debug("outbox: LISTEN connection unavailable: %r", exc)
-                await self._pause(1.0)
+                await pause(1.0, self._stopping)
             finally:
                 if connection is not None and not connection.is_closed():
                     with contextlib.suppress(Exception):

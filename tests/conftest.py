@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.settings import ApiProcessSettings
-from edge.resources import Services
+from edge.resources import Resources
 from infra.settings import AuthSettings, DatabaseSettings, RateLimitSettings, RedisSettings
 from relay.settings import OutboxSettings
 from tests.support.app import running_app
@@ -97,18 +97,18 @@ async def clean_db(db_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def app_and_client(
     settings: ApiProcessSettings, clean_db: AsyncEngine
-) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, Resources]]:
     async with running_app(settings) as running:
         yield running
 
 
 @pytest.fixture
-def client(app_and_client: tuple[httpx.AsyncClient, Services]) -> httpx.AsyncClient:
+def client(app_and_client: tuple[httpx.AsyncClient, Resources]) -> httpx.AsyncClient:
     return app_and_client[0]
 
 
 @pytest.fixture
-def app_state(app_and_client: tuple[httpx.AsyncClient, Services]) -> Services:
+def app_state(app_and_client: tuple[httpx.AsyncClient, Resources]) -> Resources:
     return app_and_client[1]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import State, UoW
+from api.deps import AppResources, UoW
 from api.ratelimit import limit_auth
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
@@ -22,15 +22,15 @@ router = SlashTolerantRouter(tags=["auth"], dependencies=[Depends(limit_auth)])
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(400, 409, 422, 429),
 )
-async def register(data: UserCreate, uow: UoW, state: State) -> UserOut:
+async def register(data: UserCreate, uow: UoW, resources: AppResources) -> UserOut:
     """Create an account. The email is unique whatever its letter case; passwords have 8+ characters."""
-    user = await service.register_user(uow=uow, hasher=state.hasher, data=data)
+    user = await service.register_user(uow=uow, hasher=resources.hasher, data=data)
     return UserOut.model_validate(user)
 
 
 @router.post("/token", responses=error_responses(400, 401, 422, 429))
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UoW, state: State
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UoW, resources: AppResources
 ) -> AccessToken:
     """OAuth2 password flow: form fields `username` (the email) and `password` → a bearer token.
 
@@ -39,10 +39,10 @@ async def token(
     """
     return await service.issue_token(
         uow=uow,
-        hasher=state.hasher,
-        tokens=state.tokens,
+        hasher=resources.hasher,
+        tokens=resources.tokens,
         email=form.username,
         password=form.password,
-        limiter=state.limiter,
-        login_rule=state.rate_limits.login_per_account,
+        limiter=resources.limiter,
+        login_rule=resources.rate_limits.login_per_account,
     )

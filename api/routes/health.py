@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from api.deps import State
+from api.deps import AppResources
 from infra.health import check_dependencies
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -28,10 +28,10 @@ async def live() -> Health:
         503: {"model": Health, "description": "A dependency is unreachable; `checks` says which."}
     },
 )
-async def ready(state: State, response: Response) -> Health:
+async def ready(resources: AppResources, response: Response) -> Health:
     """PostgreSQL, Redis and RabbitMQ are reachable (each checked with a 1 s timeout)."""
     checks = await check_dependencies(
-        engine=state.engine, redis=state.redis, rabbitmq_url=state.settings.rabbitmq.url
+        engine=resources.engine, redis=resources.redis, rabbitmq_url=resources.settings.rabbitmq.url
     )
     healthy = all(result == "ok" for result in checks.values())
     if not healthy:

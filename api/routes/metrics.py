@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import State
+from api.deps import AppResources
 from domain.events.repository import OutboxRepository
 from infra.metrics import OUTBOX_BACKLOG
 
@@ -13,8 +13,8 @@ router = APIRouter()
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(state: State) -> Response:
+async def metrics(resources: AppResources) -> Response:
     # The backlog is read at scrape time: one cheap count over an index of pending rows.
-    async with state.session_factory() as session:
+    async with resources.session_factory() as session:
         OUTBOX_BACKLOG.set(await OutboxRepository(session).count_pending())
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

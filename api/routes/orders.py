@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response, status
 from pydantic import TypeAdapter
 
-from api.deps import CurrentUserId, OrderCacheDep, State, UoW
+from api.deps import AppResources, CurrentUserId, OrderCacheDep, UoW
 from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
 from domain.orders import service
 from domain.orders.schemas import (
+    DEFAULT_PAGE_SIZE,
     IDEMPOTENCY_KEY_MAX_LENGTH,
     IDEMPOTENCY_KEY_PATTERN,
+    MAX_CURSOR_LENGTH,
+    MAX_PAGE_SIZE,
     OrderCreate,
     OrderOut,
     StatusUpdate,
@@ -94,7 +98,7 @@ async def create_order(
     },
 )
 async def get_order(
-    order_id: uuid.UUID, user_id: CurrentUserId, state: State, response: Response
+    order_id: uuid.UUID, user_id: CurrentUserId, resources: AppResources, response: Response
 ) -> Response:
     """One of your orders, from the Redis cache when possible (TTL 5 minutes, refreshed on change).
 
@@ -102,15 +106,20 @@ async def get_order(
     """
     # Reads open a read-only unit of work here rather than take the UoW dependency: a cache hit
     # needs no session at all, and a miss runs one statement in autocommit.
-    async with state.read_only() as uow:
+    async with resources.unit_of_work(read_only=True) as uow:
         read = await service.get_order(
-            uow=uow, cache=state.order_cache, user_id=user_id, order_id=order_id
+            uow=uow, cache=resources.order_cache, user_id=user_id, order_id=order_id
         )
-    # The cached bytes are the answer as they are: no parsing, no re-serialising.
+    return order_read_response(read, response.headers)
+
+
+def order_read_response(read: service.OrderRead, headers: Mapping[str, str]) -> Response:
+    """The answer to a read of one order, here and on the fast path (api/fastpath.py): the cached
+    bytes as they are, no parsing, no re-serialising."""
     return Response(
         content=read.body,
         media_type="application/json",
-        headers={**response.headers, "X-Cache": "HIT" if read.from_cache else "MISS"},
+        headers={**headers, "X-Cache": "HIT" if read.from_cache else "MISS"},
     )
 
 
@@ -139,14 +148,14 @@ async def update_order_status(
 async def list_user_orders(
     user_id: int,
     requester_id: CurrentUserId,
-    state: State,
+    resources: AppResources,
     request: Request,
     response: Response,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)] = None,
 ) -> Response:
     """Your orders, newest first. When more remain, `Link: <…>; rel="next"` gives the next page."""
-    async with state.read_only() as uow:
+    async with resources.unit_of_work(read_only=True) as uow:
         page = await service.list_orders(
             uow=uow, requester_id=requester_id, user_id=user_id, limit=limit, cursor=cursor
         )

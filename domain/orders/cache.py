@@ -12,11 +12,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 from redis.asyncio import Redis
 
 from infra.metrics import ORDER_CACHE
-from infra.ratelimit import RateLimiter, RateLimitRule, RateLimitVerdict
 from infra.redis import RedisBreaker
 
 _PUT_IF_NEWER = """
@@ -40,17 +40,20 @@ class CachedOrder:
         return self.user_id == user_id
 
 
-def _cached_order(values: Sequence[object] | None) -> CachedOrder | None:
-    """From the hash's (u, b) fields; None when absent."""
-    if values is None:
-        return None
-    user_id, body = values
-    if not isinstance(body, bytes) or not isinstance(user_id, bytes | str | int):
-        return None
-    return CachedOrder(user_id=int(user_id), body=body)
+class OrderCacheSource(Protocol):
+    """What the order service needs of a cache: `OrderCache`, or an adapter in front of it."""
+
+    async def get(self, order_id: uuid.UUID) -> CachedOrder | None: ...
+
+    async def put(
+        self, *, order_id: uuid.UUID, version: int, user_id: int, body: bytes
+    ) -> bool: ...
 
 
 class OrderCache:
+    # The hash fields a read needs, in the order `decode` takes them: owner, body.
+    FIELDS: ClassVar[tuple[str, str]] = ("u", "b")
+
     def __init__(
         self, redis: Redis, breaker: RedisBreaker, *, key_prefix: str, ttl_seconds: int
     ) -> None:
@@ -66,23 +69,25 @@ class OrderCache:
     async def get(self, order_id: uuid.UUID) -> CachedOrder | None:
         """The cached order, or None on a miss or when Redis is unavailable."""
 
-        async def read() -> CachedOrder | None:
-            return _cached_order(await self._redis.hmget(self.key(order_id), ["u", "b"]))
+        async def read() -> list[bytes | str | None]:
+            values: list[bytes | str | None] = await self._redis.hmget(
+                self.key(order_id), self.FIELDS
+            )
+            return values
 
-        cached = await self._breaker.call(read, fallback=None, what="order cache read")
+        return self.decode(await self._breaker.call(read, fallback=None, what="order cache read"))
+
+    @staticmethod
+    def decode(values: Sequence[object] | None) -> CachedOrder | None:
+        """The order from its hash's `FIELDS` values, read here or elsewhere (edge/order_reads.py);
+        None when absent. Counted as a hit or a miss."""
+        cached = None
+        if values is not None:
+            user_id, body = values
+            if isinstance(body, bytes) and isinstance(user_id, bytes | str | int):
+                cached = CachedOrder(user_id=int(user_id), body=body)
         ORDER_CACHE.labels("hit" if cached is not None else "miss").inc()
         return cached
-
-    async def get_counting(
-        self, order_id: uuid.UUID, *, limiter: RateLimiter, rule: RateLimitRule, identity: str
-    ) -> tuple[RateLimitVerdict | None, CachedOrder | None]:
-        """The caller's rate-limit verdict and the cached order, in one Redis round trip."""
-        verdict, values = await limiter.hit_and_read(
-            rule, identity, read=(self.key(order_id), ("u", "b"))
-        )
-        cached = _cached_order(values)
-        ORDER_CACHE.labels("hit" if cached is not None else "miss").inc()
-        return verdict, cached
 
     async def put(self, *, order_id: uuid.UUID, version: int, user_id: int, body: bytes) -> bool:
         """Store `body` as `version` unless a newer version is cached; True if it was stored."""

@@ -1,12 +1,21 @@
-class OrderNotFound(Exception):
+"""Errors of this area; each names its kind (domain/errors.py), which the interfaces map."""
+
+from domain.errors import DomainError, ErrorKind
+
+
+class OrderNotFound(DomainError):
     """No such order for this user: unknown ids and other users' orders are indistinguishable."""
+
+    kind = ErrorKind.NOT_FOUND
 
     def __init__(self) -> None:
         super().__init__("Order not found")
 
 
-class InvalidStatusTransition(Exception):
+class InvalidStatusTransition(DomainError):
     """The status rules forbid this move."""
+
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, *, current: str, target: str) -> None:
         self.current = current
@@ -14,22 +23,28 @@ class InvalidStatusTransition(Exception):
         super().__init__(f"Cannot change order status from {current} to {target}")
 
 
-class OrderListForbidden(Exception):
+class OrderListForbidden(DomainError):
     """A user may list only their own orders."""
+
+    kind = ErrorKind.FORBIDDEN
 
     def __init__(self) -> None:
         super().__init__("You can list only your own orders")
 
 
-class InvalidCursor(Exception):
+class InvalidCursor(DomainError):
     """The pagination cursor was not produced by this service."""
+
+    kind = ErrorKind.BAD_INPUT
 
     def __init__(self) -> None:
         super().__init__("Invalid pagination cursor")
 
 
-class IdempotencyKeyReused(Exception):
+class IdempotencyKeyReused(DomainError):
     """The idempotency key already created an order from a different request."""
+
+    kind = ErrorKind.BAD_INPUT
 
     def __init__(self) -> None:
         super().__init__(

@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
-from domain.events.repository import OutboxRepository
 from domain.orders.models import Order
 from domain.orders.schemas import Money
 from domain.uow import UnitOfWork
@@ -48,7 +47,7 @@ async def record_new_order(*, uow: UnitOfWork, order: Order) -> NewOrderEvent:
         created_at=order.created_at,
         correlation_id=correlation_id.get(),
     )
-    await OutboxRepository(uow.session).add(
+    await uow.outbox.add(
         event_id=event.event_id,
         event_type=NEW_ORDER,
         payload=event.model_dump(mode="json"),

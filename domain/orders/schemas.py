@@ -151,13 +151,17 @@ class OrderOut(BaseModel):
     updated_at: datetime
 
 
+# Cursors this service makes are far shorter; a longer one is refused before it is decoded.
+MAX_CURSOR_LENGTH = 200
+
+
 class OrderListQuery(BaseModel):
     """Which page of a user's orders to list: `limit` orders after the opaque `cursor`."""
 
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_LENGTH)
 
 
 class OrderPage(BaseModel):

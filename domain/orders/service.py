@@ -10,12 +10,11 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from domain.orders.cache import OrderCache
+from domain.orders.cache import OrderCacheSource
 from domain.orders.errors import IdempotencyKeyReused, OrderListForbidden, OrderNotFound
 from domain.orders.events import record_new_order
 from domain.orders.models import IdempotencyKey, Order
 from domain.orders.pagination import decode_cursor, encode_cursor
-from domain.orders.repository import IdempotencyKeyRepository, OrderRepository
 from domain.orders.schemas import IdempotencyKeyArgument, OrderCreate, OrderOut, OrderPage
 from domain.orders.status import OrderStatus, ensure_transition
 from domain.uow import UnitOfWork
@@ -24,7 +23,8 @@ from infra.db import utcnow
 
 @dataclass(frozen=True, slots=True)
 class OrderRead:
-    """An order as read for its owner: `body` is its JSON, exactly what the API returns."""
+    """An order as read for its owner: `body` is its representation (`OrderOut`) as JSON, the form
+    it is cached in, so a cache hit is answered without parsing or serialising anything."""
 
     body: bytes
     from_cache: bool
@@ -34,7 +34,7 @@ class OrderRead:
 
 
 def _refresh_cache_after_commit(
-    uow: UnitOfWork, cache: OrderCache | None, order: Order
+    uow: UnitOfWork, cache: OrderCacheSource | None, order: Order
 ) -> OrderOut:
     """The order's representation, stored in the cache once (and only if) the transaction commits."""
     out = OrderOut.model_validate(order)
@@ -62,7 +62,7 @@ class CreatedOrder:
 async def create_order(
     *,
     uow: UnitOfWork,
-    cache: OrderCache | None,
+    cache: OrderCacheSource | None,
     user_id: int,
     data: OrderCreate,
     idempotency_key: str | None = None,
@@ -79,8 +79,8 @@ async def create_order(
         order = await _insert_order(uow, user_id, data)
         return CreatedOrder(order=_refresh_cache_after_commit(uow, cache, order), replayed=False)
     key = IdempotencyKeyArgument(idempotency_key=idempotency_key).idempotency_key
-    fingerprint = _fingerprint(data)
-    keys = IdempotencyKeyRepository(uow.session)
+    fingerprint = request_fingerprint(data)
+    keys = uow.idempotency_keys
     now = utcnow()
     # The user's expired keys go first, so an expired key is simply free again.
     await keys.delete_expired(user_id=user_id, before=now - IDEMPOTENCY_KEY_TTL)
@@ -108,9 +108,7 @@ async def create_order(
             return CreatedOrder(order=out, replayed=False)
     if known.request_hash != fingerprint:
         raise IdempotencyKeyReused
-    original = await OrderRepository(uow.session).get_owned(
-        order_id=known.order_id, user_id=user_id
-    )
+    original = await uow.orders.get_owned(order_id=known.order_id, user_id=user_id)
     if original is None:  # deleted with its key (ON DELETE CASCADE): never expected
         raise OrderNotFound
     return CreatedOrder(order=OrderOut.model_validate(original), replayed=True)
@@ -128,12 +126,12 @@ async def _insert_order(uow: UnitOfWork, user_id: int, data: OrderCreate) -> Ord
         updated_at=now,
         version=1,
     )
-    await OrderRepository(uow.session).add(order)
+    await uow.orders.add(order)
     await record_new_order(uow=uow, order=order)
     return order
 
 
-def _fingerprint(data: OrderCreate) -> str:
+def request_fingerprint(data: OrderCreate) -> str:
     """The request as validated, hashed: "5.5" and "5.50", or a missing and a null name, are the
     same request; another item, quantity, price or `total_price` is a different one."""
     canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -141,7 +139,7 @@ def _fingerprint(data: OrderCreate) -> str:
 
 
 async def get_order(
-    *, uow: UnitOfWork, cache: OrderCache | None, user_id: int, order_id: uuid.UUID
+    *, uow: UnitOfWork, cache: OrderCacheSource | None, user_id: int, order_id: uuid.UUID
 ) -> OrderRead:
     """The order, if it belongs to `user_id`; otherwise `OrderNotFound` (never "it is someone else's").
 
@@ -152,7 +150,7 @@ async def get_order(
         if not cached.readable_by(user_id):
             raise OrderNotFound
         return OrderRead(body=cached.body, from_cache=True)
-    order = await OrderRepository(uow.session).get_owned(order_id=order_id, user_id=user_id)
+    order = await uow.orders.get_owned(order_id=order_id, user_id=user_id)
     if order is None:
         raise OrderNotFound
     body = OrderOut.model_validate(order).model_dump_json().encode()
@@ -165,7 +163,7 @@ async def get_order(
 async def update_status(
     *,
     uow: UnitOfWork,
-    cache: OrderCache | None,
+    cache: OrderCacheSource | None,
     user_id: int,
     order_id: uuid.UUID,
     status: OrderStatus,
@@ -175,9 +173,7 @@ async def update_status(
     The row is locked for the rest of the transaction, so of two concurrent moves the second sees the
     first one's result and is judged against it: both can never win.
     """
-    order = await OrderRepository(uow.session).get_owned_for_update(
-        order_id=order_id, user_id=user_id
-    )
+    order = await uow.orders.get_owned_for_update(order_id=order_id, user_id=user_id)
     if order is None:
         raise OrderNotFound
     ensure_transition(order.status, status)
@@ -195,9 +191,7 @@ async def list_orders(
     if requester_id != user_id:
         raise OrderListForbidden
     after = decode_cursor(cursor) if cursor else None
-    rows = await OrderRepository(uow.session).list_for_user(
-        user_id=user_id, limit=limit + 1, after=after
-    )
+    rows = await uow.orders.list_for_user(user_id=user_id, limit=limit + 1, after=after)
     page = [OrderOut.model_validate(row) for row in rows[:limit]]
     next_cursor = encode_cursor((page[-1].created_at, page[-1].id)) if len(rows) > limit else None
     return OrderPage(items=page, next_cursor=next_cursor)

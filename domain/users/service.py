@@ -7,20 +7,20 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
+from domain.limits import spend
 from domain.uow import UnitOfWork
 from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials
 from domain.users.models import User
 from domain.users.passwords import PasswordHasher
-from domain.users.repository import UserRepository
 from domain.users.schemas import AccessToken, UserCreate
 from domain.users.tokens import TokenService
-from infra.ratelimit import RateLimiter, RateLimitExceeded, RateLimitRule
+from infra.ratelimit import RateLimiter, RateLimitRule
 from infra.text import is_storable
 
 
 async def register_user(*, uow: UnitOfWork, hasher: PasswordHasher, data: UserCreate) -> User:
     """Create an account; an email already taken in any letter case raises `EmailAlreadyRegistered`."""
-    users = UserRepository(uow.session)
+    users = uow.users
     if await users.get_by_email(data.email) is not None:
         raise EmailAlreadyRegistered
     user = User(email=data.email, password_hash=await hasher.hash(data.password.get_secret_value()))
@@ -53,24 +53,18 @@ async def issue_token(
     whether or not an account has that email; past the limit `RateLimitExceeded`, the same for every
     email. Redis unreachable: no limit (fails open, like every limit).
     """
-    if limiter is not None and login_rule is not None:
-        verdict = await limiter.hit(login_rule, _account_identity(email))
-        if verdict is not None and not verdict.allowed:
-            raise RateLimitExceeded(verdict)
+    if login_rule is not None:
+        await spend(limiter, login_rule, _account_identity(email))
     # No account has an email PostgreSQL cannot store (NUL, lone surrogates): nothing to look up.
-    user = await UserRepository(uow.session).get_by_email(email) if is_storable(email) else None
+    user = await uow.users.get_by_email(email) if is_storable(email) else None
     if not await hasher.verify(password, user.password_hash if user else None) or user is None:
         raise InvalidCredentials
     return tokens.issue(user_id=user.id)
 
 
-async def get_user(*, uow: UnitOfWork, user_id: int) -> User | None:
-    return await UserRepository(uow.session).get(user_id)
-
-
 async def get_users(*, uow: UnitOfWork, user_ids: Sequence[int]) -> dict[int, User]:
     """The users among `user_ids` that exist, by id, in one query (for batched lookups)."""
-    return {user.id: user for user in await UserRepository(uow.session).get_many(user_ids)}
+    return {user.id: user for user in await uow.users.get_many(user_ids)}
 
 
 def _account_identity(email: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from api.settings import ApiProcessSettings
 from domain.orders.cache import OrderCache
-from edge.resources import Services
+from edge.resources import Resources
 from infra.settings import RedisSettings
 from tests.conftest import ApiUser, UserFactory, order_body
 from tests.support.app import running_app
@@ -42,13 +42,13 @@ def count_queries(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-def _cache(state: Services) -> OrderCache:
+def _cache(state: Resources) -> OrderCache:
     assert state.order_cache is not None
     return state.order_cache
 
 
 async def test_a_miss_is_filled_and_the_next_read_is_a_hit_without_the_database(
-    client: httpx.AsyncClient, users: UserFactory, app_state: Services, redis_client: Redis
+    client: httpx.AsyncClient, users: UserFactory, app_state: Resources, redis_client: Redis
 ) -> None:
     user = await users.create()
     order_id = await _create(client, user)
@@ -66,7 +66,7 @@ async def test_a_miss_is_filled_and_the_next_read_is_a_hit_without_the_database(
 
 
 async def test_cached_orders_expire_within_five_minutes(
-    client: httpx.AsyncClient, users: UserFactory, app_state: Services, redis_client: Redis
+    client: httpx.AsyncClient, users: UserFactory, app_state: Resources, redis_client: Redis
 ) -> None:
     user = await users.create()
     order_id = await _create(client, user)
@@ -93,7 +93,7 @@ async def test_a_status_change_is_visible_on_the_next_cached_read(
 
 
 async def test_a_cached_order_is_never_served_to_another_user(
-    client: httpx.AsyncClient, users: UserFactory, app_state: Services, redis_client: Redis
+    client: httpx.AsyncClient, users: UserFactory, app_state: Resources, redis_client: Redis
 ) -> None:
     alice, bob = await users.create(), await users.create()
     order_id = await _create(client, alice)
@@ -106,7 +106,7 @@ async def test_a_cached_order_is_never_served_to_another_user(
 
 
 async def test_a_slow_reader_cannot_put_an_older_version_back(
-    client: httpx.AsyncClient, users: UserFactory, app_state: Services
+    client: httpx.AsyncClient, users: UserFactory, app_state: Resources
 ) -> None:
     """Versioned writes (a Lua compare): the reader loaded version 1 before the PATCH committed
     version 2; when it finally writes, Redis keeps version 2."""

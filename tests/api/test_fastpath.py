@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from api.fastpath import CachedOrderFastPath
 from api.main import create_app
 from api.settings import ApiProcessSettings
-from edge.resources import Services
+from edge.resources import Resources
 from infra.settings import RateLimitSettings
 from tests.conftest import UserFactory, order_body
 from tests.support.app import running_app
@@ -71,7 +71,7 @@ async def test_a_request_is_counted_once_whether_the_fast_path_serves_it_or_not(
             "id"
         ]
         cache = services.order_cache
-        assert isinstance(services, Services)
+        assert isinstance(services, Resources)
         assert cache is not None
         await redis_client.delete(cache.key(uuid.UUID(order_id)))
 

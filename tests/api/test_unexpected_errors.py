@@ -72,7 +72,7 @@ async def test_a_bug_in_a_resolver_is_internal_server_error_without_details(
 
     async def context_with_a_broken_cache(request: Request) -> GraphContext:
         context = await get_context(request)
-        context.services = dataclasses.replace(context.services, order_cache=_BrokenCache())  # type: ignore[arg-type]
+        context.resources = dataclasses.replace(context.resources, order_cache=_BrokenCache())  # type: ignore[arg-type]
         return context
 
     app.dependency_overrides[get_context] = context_with_a_broken_cache

@@ -12,6 +12,7 @@ from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.graphql import nodes
 
+from domain.errors import ErrorKind
 from graph import errors
 from graph.schema import create_schema
 from graph.settings import GraphQLSettings
@@ -35,11 +36,11 @@ schema = schemathesis.graphql.from_dict(
 )
 
 EXPECTED_CODES = {
-    errors.UNAUTHENTICATED,
-    errors.FORBIDDEN,
-    errors.NOT_FOUND,
+    errors.CODE_BY_KIND[ErrorKind.UNAUTHENTICATED],
+    errors.CODE_BY_KIND[ErrorKind.FORBIDDEN],
+    errors.CODE_BY_KIND[ErrorKind.NOT_FOUND],
     errors.BAD_USER_INPUT,
-    errors.CONFLICT,
+    errors.CODE_BY_KIND[ErrorKind.CONFLICT],
     errors.GRAPHQL_PARSE_FAILED,
     errors.GRAPHQL_VALIDATION_FAILED,
 }

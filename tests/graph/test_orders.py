@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.resources import Services
+from edge.resources import Resources
 from tests.api.test_cache import count_queries
 from tests.conftest import ApiUser, UserFactory
 from tests.graph.conftest import CREATE_ORDER, ORDER_FIELDS, graphql, order_input
@@ -264,7 +264,7 @@ async def test_a_bad_page_request_is_bad_user_input(
 
 
 async def test_owners_are_loaded_in_one_query_for_a_whole_list(
-    client: httpx.AsyncClient, users: UserFactory, app_state: Services
+    client: httpx.AsyncClient, users: UserFactory, app_state: Resources
 ) -> None:
     user = await users.create()
     for _ in range(4):

@@ -14,7 +14,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.orders import service as order_service
-from edge.resources import Services
+from edge.resources import Resources
 from tests.conftest import UserFactory
 from tests.graph.conftest import CREATE_ORDER, graphql, order_input
 
@@ -28,7 +28,7 @@ async def _count(engine: AsyncEngine, table: str) -> int:
 async def test_a_mutation_failing_after_its_first_write_leaves_nothing_behind(
     client: httpx.AsyncClient,
     users: UserFactory,
-    app_state: Services,
+    app_state: Resources,
     clean_db: AsyncEngine,
     redis_client: Redis,
     monkeypatch: pytest.MonkeyPatch,

@@ -10,17 +10,17 @@ from fastapi import FastAPI
 
 from api.main import create_app
 from api.settings import ApiProcessSettings
-from edge.resources import Services
+from edge.resources import Resources
 
 
 @asynccontextmanager
 async def running_app(
     settings: ApiProcessSettings,
-) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, Resources]]:
     """A client for a freshly built app (its lifespan run), and the app's state."""
     app: FastAPI = create_app(settings)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
     ):
-        yield client, app.state.services
+        yield client, app.state.resources

@@ -1,0 +1,42 @@
+"""The domain's error vocabulary: every error it raises is a `DomainError` of one `ErrorKind`.
+
+Each interface maps kinds, never classes, to its own terms, in one table: REST to HTTP statuses
+(api/errors.py), GraphQL to `extensions.code` (graph/errors.py). A new error therefore answers the
+same way in both as soon as it names its kind.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from infra.ratelimit import RateLimitVerdict
+
+
+class ErrorKind(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    BAD_INPUT = "BAD_INPUT"
+    RATE_LIMITED = "RATE_LIMITED"
+    # A dependency (PostgreSQL) cannot serve the request right now: retry shortly.
+    UNAVAILABLE = "UNAVAILABLE"
+
+
+class DomainError(Exception):
+    """An expected failure a client can act on; its message is safe to show."""
+
+    kind: ClassVar[ErrorKind]
+
+
+class RateLimitExceeded(DomainError):
+    """Too many requests in the current window."""
+
+    kind = ErrorKind.RATE_LIMITED
+
+    def __init__(self, verdict: RateLimitVerdict) -> None:
+        self.verdict = verdict
+        super().__init__(
+            f"Rate limit exceeded: {verdict.limit} per window; retry in {verdict.retry_after}s"
+        )

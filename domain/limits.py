@@ -1,0 +1,22 @@
+"""Spending a rate-limit budget: the one rule every limited operation follows, whoever calls it."""
+
+from __future__ import annotations
+
+from domain.errors import RateLimitExceeded
+from infra.ratelimit import RateLimiter, RateLimitRule, RateLimitVerdict
+
+
+async def spend(
+    limiter: RateLimiter | None, rule: RateLimitRule, identity: str
+) -> RateLimitVerdict | None:
+    """Count one unit of `identity`'s budget under `rule`; `RateLimitExceeded` past the limit.
+
+    None when limits are off or Redis can't tell: every limit fails open, so a Redis outage never
+    refuses service.
+    """
+    if limiter is None:
+        return None
+    verdict = await limiter.hit(rule, identity)
+    if verdict is not None and not verdict.allowed:
+        raise RateLimitExceeded(verdict)
+    return verdict

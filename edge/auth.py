@@ -1,0 +1,35 @@
+"""Who is calling: the bearer token of a request and the client's address, read the same way by both
+interfaces (and by the REST fast path)."""
+
+from __future__ import annotations
+
+from starlette.types import Scope
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value; None for a missing or other value."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def authorization_header(scope: Scope) -> str | None:
+    """The raw `Authorization` value of an ASGI request, without building a Request object."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
+def client_ip(scope: Scope) -> str:
+    """The TCP peer, or the forwarded client when a trusted proxy relayed the request
+    (uvicorn's ProxyHeadersMiddleware rewrites `client` only for TRUSTED_PROXIES)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def rate_limit_identity(user_id: int | None, ip: str) -> str:
+    """Whose budget a request spends: the user's, else the client address's."""
+    return f"user:{user_id}" if user_id is not None else f"ip:{ip}"

@@ -1,0 +1,39 @@
+"""What both interfaces need about errors: the kind of any exception, and the fixed messages.
+
+The kinds come from the domain (domain/errors.py). Connection-level failures of PostgreSQL (refused,
+timed out, pool exhausted) are UNAVAILABLE, not bugs; a pydantic `ValidationError` of the domain's
+input models is BAD_INPUT. Anything else has no kind: it is a bug, logged and masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from domain.errors import DomainError, ErrorKind
+
+UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly"
+INTERNAL_ERROR_MESSAGE = "Internal server error"
+
+_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError, OSError)
+
+
+def kind_of(exc: BaseException) -> ErrorKind | None:
+    if isinstance(exc, DomainError):
+        return exc.kind
+    if isinstance(exc, ValidationError):
+        return ErrorKind.BAD_INPUT
+    if isinstance(exc, _UNAVAILABLE_ERRORS):
+        return ErrorKind.UNAVAILABLE
+    return None
+
+
+def validation_summary(prefix: str, problems: Iterable[tuple[Sequence[str | int], str]]) -> str:
+    """One line naming every problem: `"<prefix>: items.0.price: <msg>; ..."`."""
+    lines = [
+        f"{'.'.join(str(part) for part in loc)}: {msg}" if loc else msg for loc, msg in problems
+    ]
+    return f"{prefix}: {'; '.join(lines)}"

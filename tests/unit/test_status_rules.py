@@ -1,0 +1,32 @@
+"""The status rules, as the full table of moves."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.orders.errors import InvalidStatusTransition
+from domain.orders.status import OrderStatus, ensure_transition
+
+ALLOWED = {
+    (OrderStatus.PENDING, OrderStatus.PAID),
+    (OrderStatus.PENDING, OrderStatus.CANCELED),
+    (OrderStatus.PAID, OrderStatus.SHIPPED),
+    (OrderStatus.PAID, OrderStatus.CANCELED),
+}
+
+
+@pytest.mark.parametrize("current", list(OrderStatus))
+@pytest.mark.parametrize("target", list(OrderStatus))
+def test_only_the_four_moves_of_the_spec_are_allowed(
+    current: OrderStatus, target: OrderStatus
+) -> None:
+    if (current, target) in ALLOWED:
+        ensure_transition(current, target)
+    else:
+        with pytest.raises(InvalidStatusTransition, match=f"from {current} to {target}"):
+            ensure_transition(current, target)
+
+
+def test_shipped_order_cannot_be_cancelled() -> None:
+    with pytest.raises(InvalidStatusTransition):
+        ensure_transition(OrderStatus.SHIPPED, OrderStatus.CANCELED)
