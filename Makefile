@@ -4,8 +4,11 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := uv
 PORT ?= 8000
+# The chart checks' tools (tests/charts), pinned in tools/ and unpacked into the git-ignored .tools/.
+HELM := .tools/bin/helm
+CHECKOV := .tools/checkov/bin/checkov
 
-.PHONY: help install keys db migrate run lint test test-unit soak bench bench-pipeline check-uv schema graphiql
+.PHONY: help install keys db migrate run lint test test-unit tools soak bench bench-pipeline check-uv schema graphiql
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,11 +41,22 @@ lint: install  ## formatting, lint, types, import layers
 	$(UV) run mypy .
 	$(UV) run lint-imports
 
-test: lint  ## every check, then every test against the local servers
+test: lint tools  ## every check, then every test against the local servers
 	$(UV) run pytest
 
 test-unit: install  ## the pure rules only (tests/unit): no server needed, a few seconds
 	$(UV) run pytest tests/unit
+
+tools: $(HELM) $(CHECKOV)  ## helm and checkov for the Helm chart's tests, pinned (tools/), into .tools/
+
+$(HELM): scripts/install-helm.sh tools/helm.txt
+	scripts/install-helm.sh $@
+
+$(CHECKOV): tools/checkov.txt
+	rm -rf .tools/checkov
+	$(UV) venv --quiet --python 3.11 .tools/checkov
+	VIRTUAL_ENV=.tools/checkov $(UV) pip install --quiet --require-hashes -r tools/checkov.txt
+	touch $@
 
 soak: install  ## SOAK_ORDERS=5000 orders while consumer and worker are SIGKILLed: all processed once? (not in test)
 	$(UV) run pytest tests/soak/soak_pipeline.py -s
