@@ -34,4 +34,4 @@ ENV PATH=/opt/venv/bin:$PATH \
     LOG_FORMAT=json
 USER orders
 EXPOSE 8000
-CMD ["sh", "-c", "alembic upgrade head && exec uvicorn --factory api.main:create_app --host ${HOST:-127.0.0.1} --port ${PORT:-8000} --no-proxy-headers"]
+CMD ["sh", "-c", "{ [ \"${MIGRATE_ON_START:-true}\" = false ] || alembic upgrade head; } && exec uvicorn --factory api.main:create_app --host ${HOST:-127.0.0.1} --port ${PORT:-8000} --no-proxy-headers"]

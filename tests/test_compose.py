@@ -60,8 +60,11 @@ def test_the_image_defaults_to_the_api_command() -> None:
     assert yaml.safe_load(cmd.group(1)) == ["sh", "-c", procfile()["api"]]
 
 
-def test_api_migrates_before_serving(compose: dict[str, Any]) -> None:
-    assert procfile()["api"].startswith("alembic upgrade head && exec uvicorn ")
+def test_api_migrates_before_serving_unless_told_not_to(compose: dict[str, Any]) -> None:
+    # tests/e2e/test_migrate_on_start.py runs this line both ways.
+    assert procfile()["api"].startswith(
+        '{ [ "${MIGRATE_ON_START:-true}" = false ] || alembic upgrade head; } && exec uvicorn '
+    )
 
 
 def test_every_service_has_a_healthcheck_and_waits_for_healthy_dependencies(
