@@ -15,6 +15,7 @@ from infra.settings import (
     RabbitMQSettings,
     Settings,
 )
+from tests.support.app import running_app
 
 
 def _production(key_dir: Path, **groups: object) -> Settings:
@@ -55,16 +56,31 @@ def test_safe_production_settings_are_accepted(key_dir: Path) -> None:
             AppSettings(environment=Environment.PRODUCTION, cors_origins=["*"]),
             "CORS_ORIGINS",
         ),
-        (
-            "auth",
-            AuthSettings(jwt_private_key_path=Path("/nowhere/key.pem")),
-            "JWT_PRIVATE_KEY_PATH",
-        ),
     ],
-    ids=["no-db-password", "placeholder-db-password", "guest-rabbitmq", "star-cors", "missing-key"],
+    ids=["no-db-password", "placeholder-db-password", "guest-rabbitmq", "star-cors"],
 )
 def test_production_refuses_unsafe_settings(
     key_dir: Path, group: str, value: object, complaint: str
 ) -> None:
     with pytest.raises(ValidationError, match=complaint):
         _production(key_dir, **{group: value})
+
+
+def test_processes_that_sign_nothing_need_no_keys(key_dir: Path) -> None:
+    """The consumer and the worker read no key: in production they start without one mounted."""
+    nowhere = AuthSettings(
+        jwt_private_key_path=Path("/nowhere/jwt-private.pem"),
+        jwt_public_key_path=Path("/nowhere/jwt-public.pem"),
+    )
+
+    assert _production(key_dir, auth=nowhere).auth == nowhere
+
+
+async def test_the_api_refuses_to_start_without_its_private_key(key_dir: Path) -> None:
+    settings = _production(
+        key_dir, auth=AuthSettings(jwt_private_key_path=Path("/nowhere/key.pem"))
+    )
+
+    with pytest.raises(RuntimeError, match=r"JWT private key not found at /nowhere/key\.pem"):
+        async with running_app(settings):
+            pass
