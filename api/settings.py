@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from graph.settings import GraphQLSettings
-from infra.settings import Settings
+from infra.settings import Environment, Settings
 from relay.settings import OutboxSettings
 
 
@@ -16,6 +17,25 @@ class ApiProcessSettings(Settings):
 
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
+
+    @model_validator(mode="after")
+    def _keys_present_in_production(self) -> Self:
+        """The api signs and verifies tokens, the one process that reads the JWT keys: in production
+        it refuses to start without them (consumer and worker run with no key mounted)."""
+        if self.app.environment is not Environment.PRODUCTION:
+            return self
+        missing = [
+            f"{name} {path} does not exist"
+            for name, path in (
+                ("JWT_PRIVATE_KEY_PATH", self.auth.jwt_private_key_path),
+                ("JWT_PUBLIC_KEY_PATH", self.auth.jwt_public_key_path),
+            )
+            if not path.is_file()
+        ]
+        if missing:
+            msg = "refusing to start with ENVIRONMENT=production: " + "; ".join(missing)
+            raise ValueError(msg)
+        return self
 
 
 @lru_cache

@@ -160,8 +160,7 @@ class Settings(BaseModel):
         ]
         if "*" in self.app.cors_origins:
             problems.append("CORS_ORIGINS must list origins, not *")
-        # The JWT keys are not checked here: only the api reads them, and it refuses to start without
-        # them (TokenService); the consumer and the worker run with no key mounted (the Helm chart).
+        # The JWT keys are checked by the api's root (api/settings.py): no other process reads them.
         if problems:
             msg = "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)
             raise ValueError(msg)

@@ -22,7 +22,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from domain.infra.amqp import NEW_ORDER_QUEUE
+from infra.amqp import NEW_ORDER_QUEUE
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "orders"

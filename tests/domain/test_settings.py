@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from api.settings import ApiProcessSettings
+from consumer.settings import ConsumerProcessSettings
 from infra.settings import (
     AppSettings,
     AuthSettings,
@@ -15,10 +17,11 @@ from infra.settings import (
     RabbitMQSettings,
     Settings,
 )
-from tests.support.app import running_app
+from worker.settings import WorkerProcessSettings
 
 
-def _production(key_dir: Path, **groups: object) -> Settings:
+def _production(key_dir: Path, **groups: object) -> dict[str, object]:
+    """Production settings fit to run, with `groups` replaced."""
     defaults: dict[str, object] = {
         "app": AppSettings(
             environment=Environment.PRODUCTION, cors_origins=["https://shop.example"]
@@ -30,11 +33,11 @@ def _production(key_dir: Path, **groups: object) -> Settings:
             jwt_public_key_path=key_dir / "jwt-public.pem",
         ),
     }
-    return Settings(**{**defaults, **groups})
+    return {**defaults, **groups}
 
 
 def test_safe_production_settings_are_accepted(key_dir: Path) -> None:
-    assert _production(key_dir).app.environment is Environment.PRODUCTION
+    assert Settings(**_production(key_dir)).app.environment is Environment.PRODUCTION
 
 
 @pytest.mark.parametrize(
@@ -63,24 +66,30 @@ def test_production_refuses_unsafe_settings(
     key_dir: Path, group: str, value: object, complaint: str
 ) -> None:
     with pytest.raises(ValidationError, match=complaint):
-        _production(key_dir, **{group: value})
+        Settings(**_production(key_dir, **{group: value}))
 
 
-def test_processes_that_sign_nothing_need_no_keys(key_dir: Path) -> None:
-    """The consumer and the worker read no key: in production they start without one mounted."""
+@pytest.mark.parametrize("private", [True, False], ids=["private-key", "public-key"])
+def test_the_api_refuses_production_without_its_keys(key_dir: Path, private: bool) -> None:
+    nowhere = Path("/nowhere/key.pem")
+    auth = AuthSettings(
+        jwt_private_key_path=nowhere if private else key_dir / "jwt-private.pem",
+        jwt_public_key_path=key_dir / "jwt-public.pem" if private else nowhere,
+    )
+    name = "JWT_PRIVATE_KEY_PATH" if private else "JWT_PUBLIC_KEY_PATH"
+
+    with pytest.raises(ValidationError, match=rf"{name} /nowhere/key\.pem does not exist"):
+        ApiProcessSettings(**_production(key_dir, auth=auth))
+
+
+@pytest.mark.parametrize("root", [ConsumerProcessSettings, WorkerProcessSettings])
+def test_consumer_and_worker_need_no_keys_in_production(
+    key_dir: Path, root: type[Settings]
+) -> None:
+    """They read no key: the Helm chart mounts the key pair into the api alone."""
     nowhere = AuthSettings(
         jwt_private_key_path=Path("/nowhere/jwt-private.pem"),
         jwt_public_key_path=Path("/nowhere/jwt-public.pem"),
     )
 
-    assert _production(key_dir, auth=nowhere).auth == nowhere
-
-
-async def test_the_api_refuses_to_start_without_its_private_key(key_dir: Path) -> None:
-    settings = _production(
-        key_dir, auth=AuthSettings(jwt_private_key_path=Path("/nowhere/key.pem"))
-    )
-
-    with pytest.raises(RuntimeError, match=r"JWT private key not found at /nowhere/key\.pem"):
-        async with running_app(settings):
-            pass
+    assert root(**_production(key_dir, auth=nowhere)).auth == nowhere

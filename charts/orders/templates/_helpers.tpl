@@ -134,7 +134,7 @@ securityContext:
 {{/* Liveness of consumer and worker: their heartbeat check, as in docker-compose.yml. */}}
 {{- define "orders.heartbeatProbe" -}}
 exec:
-  command: ["python", "-m", "domain.infra.heartbeat", {{ .component | quote }}]
+  command: ["python", "-m", "infra.heartbeat", {{ .component | quote }}]
 initialDelaySeconds: {{ .probe.initialDelaySeconds }}
 periodSeconds: {{ .probe.periodSeconds }}
 timeoutSeconds: {{ .probe.timeoutSeconds }}
