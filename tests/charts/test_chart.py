@@ -494,9 +494,8 @@ def test_migrations_run_in_a_hook_job_before_install_and_upgrade(
 
     fixed = manifests["fixed"]
     assert find(fixed, "Job") == []
-    assert env_of(pod_spec(one(fixed, "Deployment", "api"))["containers"][0])[
-        "MIGRATE_ON_START"
-    ] == ("true")
+    fixed_api = env_of(pod_spec(one(fixed, "Deployment", "api"))["containers"][0])
+    assert fixed_api["MIGRATE_ON_START"] == "true"
 
 
 def test_chart_made_secrets_exist_before_the_migration_job(
