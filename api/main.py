@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.docs import install_docs
@@ -19,17 +21,22 @@ from api.settings import ApiProcessSettings, get_api_settings
 from edge.resources import open_resources
 from graph.app import mount_graphql
 from infra.logs import configure_logging
+from infra.tracing import configure_tracing
 from relay.relay import start_outbox_relay
 
 
 def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     settings = settings or get_api_settings()
+    # Before the app is built: its middleware stack and the engines are instrumented as they are made.
+    tracer_provider = configure_tracing("orders-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.app)
         async with open_resources(settings) as services:
             app.state.resources = services
+            if tracer_provider is not None:
+                RedisInstrumentor.instrument_client(services.redis, tracer_provider=tracer_provider)
             # Everything built so far lives as long as the process: keep it out of the cyclic GC's
             # full collections, whose scans of it stalled requests (the cached read's p99).
             gc.freeze()
@@ -84,5 +91,11 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(orders.router)
     # GraphQL over the same services (app.state.resources), beside the REST routes.
-    mount_graphql(app, settings.graphql)
+    mount_graphql(app, settings.graphql, tracer_provider=tracer_provider)
+    if tracer_provider is not None:
+        # Outermost, so every request is in a span, the cached-read fast path's included; a client's
+        # `traceparent` is continued. No spans for each ASGI send/receive message: noise, and cost.
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=tracer_provider, exclude_spans=["receive", "send"]
+        )
     return app

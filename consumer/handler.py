@@ -16,6 +16,7 @@ from infra.correlation import correlation_id
 from infra.metrics import EVENTS_CONSUMED
 from infra.retry import Outage, pause
 from infra.taskq import REDIS_ERRORS, ReliableStreamBroker
+from infra.tracing import annotate
 
 logger = logging.getLogger("consumer")
 
@@ -61,7 +62,9 @@ class NewOrderHandler:
             EVENTS_CONSUMED.labels("rejected").inc()
             return
         token = correlation_id.set(event.correlation_id)
+        annotate(order_id=event.order_id, user_id=event.user_id, event_id=event.event_id)
         try:
+            # taskiq's tracing middleware puts the current trace context into the task's labels.
             if await self._enqueue(event):
                 await message.ack()
                 EVENTS_CONSUMED.labels("enqueued").inc()

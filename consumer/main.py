@@ -22,6 +22,7 @@ from infra.heartbeat import beat_forever
 from infra.logs import configure_logging
 from infra.metrics import serve_metrics
 from infra.taskq import create_broker
+from infra.tracing import configure_tracing, instrument_broker
 
 logger = logging.getLogger("consumer")
 
@@ -37,6 +38,7 @@ async def consume(settings: ConsumerProcessSettings) -> None:
         settings=settings.taskiq,
         max_connections=min(settings.consumer.prefetch_count, 50),
     )
+    instrument_broker(broker)
     await broker.startup()
     handler = NewOrderHandler(broker=broker, settings=settings.consumer, stopping=stopping)
     connection = await amqp.connect(settings.rabbitmq, stopping=stopping)
@@ -97,5 +99,6 @@ async def _subscribe(
 def main() -> None:
     settings = get_consumer_settings()
     configure_logging(settings.app)
+    configure_tracing("orders-consumer")
     serve_metrics(settings.consumer.metrics_port)
     asyncio.run(consume(settings))

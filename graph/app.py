@@ -13,6 +13,7 @@ from pathlib import Path
 from cross_web import AsyncHTTPRequestAdapter
 from fastapi import FastAPI
 from graphql import GraphQLError
+from opentelemetry.trace import TracerProvider
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -89,10 +90,12 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
         return HTMLResponse(_playground_page(), headers=_PLAYGROUND_HEADERS)
 
 
-def mount_graphql(app: FastAPI, settings: GraphQLSettings) -> None:
+def mount_graphql(
+    app: FastAPI, settings: GraphQLSettings, *, tracer_provider: TracerProvider | None = None
+) -> None:
     """Serve the schema at /graphql (and, when enabled, the playground and its files)."""
     router = GraphQLEndpoint(
-        create_schema(settings),
+        create_schema(settings, tracer_provider=tracer_provider),
         path=PATH,
         context_getter=get_context,
         graphql_ide="graphiql" if settings.playground else None,

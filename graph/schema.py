@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
+from opentelemetry.trace import TracerProvider
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -22,6 +23,7 @@ from strawberry.types import ExecutionContext
 from graph import resolvers
 from graph.errors import ErrorCodes, log_errors
 from graph.settings import GraphQLSettings
+from graph.tracing import GraphQLTracing
 from graph.types import Order, OrderPage, Token, User
 
 
@@ -79,7 +81,9 @@ class _Schema(strawberry.Schema):
         log_errors(errors)
 
 
-def create_schema(settings: GraphQLSettings) -> strawberry.Schema:
+def create_schema(
+    settings: GraphQLSettings, *, tracer_provider: TracerProvider | None = None
+) -> strawberry.Schema:
     """The schema with its abuse limits. Extensions are factories: each operation gets fresh ones."""
     # The limit rules are built once: the validation cache is keyed by the rule classes, and the
     # stock QueryDepthLimiter/MaxAliasesLimiter extensions would build new ones for every request.
@@ -98,6 +102,12 @@ def create_schema(settings: GraphQLSettings) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions = [*extensions, DisableIntrospection]
+    if tracer_provider is not None:
+        # Spans for each operation, its parsing and validation, and each resolver (infra/tracing.py).
+        extensions = [
+            *extensions,
+            functools.partial(GraphQLTracing, tracer_provider=tracer_provider),
+        ]
     return _Schema(
         query=Query,
         mutation=Mutation,

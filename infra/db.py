@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import sqlalchemy
+import sqlalchemy.ext.asyncio
 from sqlalchemy import Engine, MetaData
-from sqlalchemy import create_engine as create_sync_engine_
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from infra.settings import DatabaseSettings
@@ -35,8 +31,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The engine factories are looked up on their modules at each call, not imported by name: tracing's
+# SQLAlchemy instrumentation (infra/tracing.py) wraps them there, and so sees every engine made after it.
+
+
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    return create_async_engine(
+    return sqlalchemy.ext.asyncio.create_async_engine(
         settings.url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -65,7 +65,7 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 def create_sync_engine(settings: DatabaseSettings, *, pool_size: int) -> Engine:
     """A blocking engine (psycopg) on the same database, for code that runs in worker threads."""
     url = make_url(settings.url).set(drivername="postgresql+psycopg")
-    return create_sync_engine_(
+    return sqlalchemy.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,

@@ -2,7 +2,8 @@
 
 Every record carries the correlation id of the unit of work it belongs to (the HTTP request's
 `X-Request-ID`, carried through the `new_order` event into the consumer and the task), so one id
-follows an order from the request to the worker's line.
+follows an order from the request to the worker's line. When tracing is on (infra/tracing.py), the
+JSON lines also carry the current span's `trace_id` and `span_id`, which lead to the trace.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
 from infra.correlation import correlation_id
 from infra.settings import AppSettings, LogFormat
 
@@ -19,6 +22,10 @@ from infra.settings import AppSettings, LogFormat
 class _CorrelationFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.correlation_id = correlation_id.get() or "-"
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            record.trace_id = format(span_context.trace_id, "032x")
+            record.span_id = format(span_context.span_id, "016x")
         return True
 
 
@@ -32,6 +39,10 @@ class JsonFormatter(logging.Formatter):
             "correlation_id": getattr(record, "correlation_id", "-"),
             "process": record.process,
         }
+        trace_id = getattr(record, "trace_id", None)
+        if trace_id is not None:
+            entry["trace_id"] = trace_id
+            entry["span_id"] = getattr(record, "span_id", None)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -10,6 +10,11 @@ confirmed, with a timeout), and marks the confirmed ones published in the same t
 API processes each run a relay; they share the backlog and never publish a row at the same time.
 Delivery is at least once (a crash between the confirm and the commit republishes): consumers
 deduplicate by `message_id`, which is the event id.
+
+Tracing: a pass that found events is one span (`outbox relay pass`); each event is published in a
+span of its own (`outbox publish`) that continues the trace of the request that wrote it (its stored
+`traceparent`) and links to the pass. Passes that find nothing leave no trace (their claim query is
+not traced): the relay sweeps every second.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from datetime import timedelta
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractExchange, AbstractRobustConnection
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,6 +43,7 @@ from infra.db import asyncpg_dsn, utcnow
 from infra.metrics import EVENTS_PUBLISHED
 from infra.retry import Outage, pause
 from infra.settings import DatabaseSettings, RabbitMQSettings
+from infra.tracing import context_from_traceparent
 from relay.settings import OutboxSettings
 
 logger = logging.getLogger(__name__)
@@ -43,6 +51,8 @@ logger = logging.getLogger(__name__)
 # The channel the outbox trigger (migration 2026_11_26_outbox) notifies on each insert.
 NOTIFY_CHANNEL = "outbox_events"
 PURGE_EVERY_SECONDS = 600.0
+
+tracer = trace.get_tracer(__name__)
 
 
 class OutboxRelay:
@@ -133,11 +143,15 @@ class OutboxRelay:
         while True:
             async with self._session_factory() as session, session.begin():
                 repository = OutboxRepository(session)
-                rows = await repository.claim_pending(limit=self._outbox.batch_size)
+                with suppress_instrumentation():
+                    rows = await repository.claim_pending(limit=self._outbox.batch_size)
                 if not rows:
                     return
-                confirmed, errors = await self._publish(exchange, rows)
-                await repository.mark_published(event_ids=confirmed, at=utcnow())
+                with tracer.start_as_current_span(
+                    "outbox relay pass", attributes={"orders.outbox.events": len(rows)}
+                ):
+                    confirmed, errors = await self._publish(exchange, rows)
+                    await repository.mark_published(event_ids=confirmed, at=utcnow())
             published = set(confirmed)
             for row in rows:
                 if row.id in published:
@@ -160,6 +174,23 @@ class OutboxRelay:
         return confirmed, errors
 
     async def _publish_one(self, exchange: AbstractExchange, row: OutboxEvent) -> None:
+        request_context = context_from_traceparent(row.traceparent)
+        relay_pass = trace.get_current_span().get_span_context()
+        with tracer.start_as_current_span(
+            "outbox publish",
+            # Within the request's trace; without one, simply within the pass.
+            context=request_context,
+            links=[trace.Link(relay_pass)] if request_context is not None else (),
+            attributes={
+                "orders.event_id": str(row.id),
+                "orders.event_type": row.event_type,
+                "orders.order_id": str(row.payload.get("order_id")),
+            },
+        ):
+            # aio-pika's instrumentation adds the PRODUCER span and its `traceparent` header.
+            await self._send(exchange, row)
+
+    async def _send(self, exchange: AbstractExchange, row: OutboxEvent) -> None:
         correlation = row.payload.get("correlation_id")
         message = aio_pika.Message(
             body=json.dumps(row.payload, separators=(",", ":")).encode(),

@@ -13,6 +13,7 @@ from infra.db import create_sync_engine, create_sync_session_factory
 from infra.logs import configure_logging
 from infra.taskq import ReliableStreamBroker
 from infra.taskq import create_broker as create_stream_broker
+from infra.tracing import configure_tracing, instrument_broker
 from worker.settings import WorkerProcessSettings, get_worker_settings
 from worker.tasks import WorkerResources, process_new_order
 
@@ -29,6 +30,9 @@ def create_broker(settings: WorkerProcessSettings | None = None) -> ReliableStre
 
     async def startup(state: TaskiqState) -> None:
         configure_logging(settings.app)
+        # Before the engine, which is then traced too; the middleware continues each task's trace.
+        configure_tracing("orders-worker")
+        instrument_broker(broker)
         engine = create_sync_engine(settings.database, pool_size=settings.worker.db_pool_size)
         state.resources = WorkerResources(
             engine=engine, sessions=create_sync_session_factory(engine)

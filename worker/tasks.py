@@ -16,6 +16,7 @@ from domain.orders.events import NEW_ORDER, NewOrderEvent
 from infra.correlation import correlation_id
 from infra.db import utcnow
 from infra.metrics import TASKS
+from infra.tracing import annotate
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def process_new_order(event: dict[str, Any], context: Annotated[Context, TaskiqD
     new_order = NewOrderEvent.model_validate(event)
     resources: WorkerResources = context.state.resources
     correlation_id.set(new_order.correlation_id)
+    annotate(order_id=new_order.order_id, user_id=new_order.user_id, event_id=new_order.event_id)
     logger.info(
         "order %s: processing started (event %s, correlation_id=%s)",
         new_order.order_id,
@@ -57,6 +59,7 @@ def process_new_order(event: dict[str, Any], context: Annotated[Context, TaskiqD
         finish=lambda: print(f"Order {new_order.order_id} processed\n", end="", flush=True),
     )
     TASKS.labels("processed" if done else "duplicate").inc()
+    annotate(outcome="processed" if done else "duplicate")
     if done:
         logger.info(
             "order %s: processed (event %s, correlation_id=%s)",

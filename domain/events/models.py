@@ -33,6 +33,9 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The W3C traceparent of the request that wrote the event (when traced): the relay publishes the
+    # event under it, so the consumer's and the worker's spans join the request's trace.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
 
 class ProcessedEvent(Base):

@@ -20,12 +20,22 @@ class OutboxRepository:
         self._session = session
 
     async def add(
-        self, *, event_id: uuid.UUID, event_type: str, payload: dict[str, Any], created_at: datetime
+        self,
+        *,
+        event_id: uuid.UUID,
+        event_type: str,
+        payload: dict[str, Any],
+        created_at: datetime,
+        traceparent: str | None = None,
     ) -> None:
         # A plain INSERT: the ORM's flush machinery costs more than the statement itself here.
         await self._session.execute(
             insert(cast(Table, OutboxEvent.__table__)).values(
-                id=event_id, event_type=event_type, payload=payload, created_at=created_at
+                id=event_id,
+                event_type=event_type,
+                payload=payload,
+                created_at=created_at,
+                traceparent=traceparent,
             )
         )
 

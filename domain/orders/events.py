@@ -15,6 +15,7 @@ from domain.orders.models import Order
 from domain.orders.schemas import Money
 from domain.uow import UnitOfWork
 from infra.correlation import correlation_id
+from infra.tracing import annotate, current_traceparent
 
 NEW_ORDER = "new_order"
 # The taskiq task the consumer enqueues by name: the consumer never imports the worker.
@@ -37,7 +38,8 @@ async def record_new_order(*, uow: UnitOfWork, order: Order) -> NewOrderEvent:
     """Put the order's `new_order` event in the outbox, in the caller's transaction.
 
     The event exists if and only if the order does: both commit or neither. Publishing is the relay's
-    job, after the commit. The correlation id is the current unit of work's (the HTTP request's).
+    job, after the commit. The correlation id is the current unit of work's (the HTTP request's), and
+    so is the trace context the event is published under.
     """
     event = NewOrderEvent(
         event_id=uuid.uuid4(),
@@ -52,5 +54,7 @@ async def record_new_order(*, uow: UnitOfWork, order: Order) -> NewOrderEvent:
         event_type=NEW_ORDER,
         payload=event.model_dump(mode="json"),
         created_at=event.created_at,
+        traceparent=current_traceparent(),
     )
+    annotate(order_id=order.id, user_id=order.user_id, event_id=event.event_id)
     return event

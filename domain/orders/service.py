@@ -19,6 +19,7 @@ from domain.orders.schemas import IdempotencyKeyArgument, OrderCreate, OrderOut,
 from domain.orders.status import OrderStatus, ensure_transition
 from domain.uow import UnitOfWork
 from infra.db import utcnow
+from infra.tracing import annotate
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,7 @@ async def get_order(
 
     Redis first; on a miss, PostgreSQL, then the cache is filled. The owner check applies to hits too.
     """
+    annotate(order_id=order_id, user_id=user_id)
     cached = await cache.get(order_id) if cache is not None else None
     if cached is not None:
         if not cached.readable_by(user_id):
@@ -173,6 +175,7 @@ async def update_status(
     The row is locked for the rest of the transaction, so of two concurrent moves the second sees the
     first one's result and is judged against it: both can never win.
     """
+    annotate(order_id=order_id, user_id=user_id, status=status.value)
     order = await uow.orders.get_owned_for_update(order_id=order_id, user_id=user_id)
     if order is None:
         raise OrderNotFound

@@ -1,0 +1,153 @@
+"""OpenTelemetry tracing, set up from the standard OTEL_* environment variables and nothing else.
+
+Off unless OTEL_TRACES_EXPORTER names an exporter (`otlp`, `console`, or both, comma-separated) and
+OTEL_SDK_DISABLED is not `true`. Off means off: no tracer provider, no instrumentation, no exporter
+thread, no span. On, each process calls `configure_tracing` once from its composition root; the SDK
+reads the rest itself (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER/_ARG,
+OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_BSP_*).
+
+What is instrumented here, process-wide: SQLAlchemy engines built afterwards (every statement) and
+aio-pika (publish and consume, the trace context in the message headers). The rest is instrumented
+per object by the code that builds it: the FastAPI app, the API's Redis client, the GraphQL schema
+and the taskiq brokers (`instrument_broker`).
+
+One trace follows an order: the request's `traceparent` is stored with its outbox event
+(`current_traceparent`), the relay publishes the event under it (`context_from_traceparent`), the
+AMQP headers carry it to the consumer, the task's labels to the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from opentelemetry import context, trace
+from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from taskiq import AsyncBroker
+from taskiq.middlewares.opentelemetry_middleware import OpenTelemetryMiddleware
+
+_provider: TracerProvider | None = None
+# The stored and forwarded form is always W3C traceparent, whatever OTEL_PROPAGATORS says.
+_TRACECONTEXT = TraceContextTextMapPropagator()
+
+
+def configure_tracing(default_service_name: str) -> TracerProvider | None:
+    """This process's tracer provider, built from the environment on the first call; None when off.
+
+    `default_service_name` (`orders-api`, ...) applies unless OTEL_SERVICE_NAME or a `service.name`
+    in OTEL_RESOURCE_ATTRIBUTES names the service.
+    """
+    if _provider is None:
+        exporters = _exporters_from_env()
+        if exporters:
+            provider = TracerProvider(resource=_resource(default_service_name))
+            for exporter in exporters:
+                # Exported from a background thread, in batches: nothing waits on the exporter.
+                provider.add_span_processor(BatchSpanProcessor(exporter))
+            install_tracing(provider)
+    return _provider
+
+
+def install_tracing(provider: TracerProvider) -> None:
+    """Make `provider` this process's tracer provider and instrument the process-wide libraries.
+
+    OpenTelemetry's provider is global and set once, so tracing stays on for the process's lifetime.
+    """
+    global _provider
+    _provider = provider
+    trace.set_tracer_provider(provider)
+    # The instrumentation declares SQLAlchemy < 2.1; its event hooks are unchanged in 2.1.
+    SQLAlchemyInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
+    AioPikaInstrumentor().instrument(tracer_provider=provider)
+
+
+def tracing_enabled() -> bool:
+    return _provider is not None
+
+
+def instrument_broker(broker: AsyncBroker) -> None:
+    """taskiq's own OpenTelemetry middleware: a span for each kick (its context goes into the task's
+    labels) and one for each execution (continuing the context found in the labels)."""
+    if _provider is not None:
+        broker.add_middlewares(OpenTelemetryMiddleware(tracer_provider=_provider))
+
+
+def annotate(**attributes: object) -> None:
+    """Business attributes (`orders.order_id`, ...) on the current span, if it is being recorded."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes(
+            {
+                f"orders.{key}": value if isinstance(value, int | str) else str(value)
+                for key, value in attributes.items()
+            }
+        )
+
+
+def current_traceparent() -> str | None:
+    """The current span's W3C `traceparent`, to be stored with work continued elsewhere."""
+    carrier: dict[str, str] = {}
+    _TRACECONTEXT.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def context_from_traceparent(traceparent: str | None) -> context.Context | None:
+    """The context to continue a stored `traceparent` in; None when there is none to continue."""
+    if not traceparent:
+        return None
+    extracted = _TRACECONTEXT.extract({"traceparent": traceparent})
+    return extracted if trace.get_current_span(extracted).get_span_context().is_valid else None
+
+
+def _exporters_from_env() -> list[SpanExporter]:
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return []
+    names = os.environ.get("OTEL_TRACES_EXPORTER", "").lower().split(",")
+    return [_exporter(name.strip()) for name in names if name.strip() not in ("", "none")]
+
+
+def _exporter(name: str) -> SpanExporter:
+    if name == "console":
+        # One span per line (the SDK's default is indented JSON), so output stays line-oriented.
+        return ConsoleSpanExporter(out=sys.stdout, formatter=_one_line)
+    if name == "otlp":
+        protocol = (
+            os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+            or "http/protobuf"  # the specification's default
+        ).strip()
+        if protocol == "http/protobuf":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                OTLPSpanExporter as HttpExporter,
+            )
+
+            return HttpExporter()
+        if protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as GrpcExporter,
+            )
+
+            return GrpcExporter()
+        msg = f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: use http/protobuf or grpc"
+        raise ValueError(msg)
+    msg = f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (use otlp, console or none)"
+    raise ValueError(msg)
+
+
+def _one_line(span: ReadableSpan) -> str:
+    line: str = span.to_json(indent=None)
+    return line + "\n"
+
+
+def _resource(default_service_name: str) -> Resource:
+    # Resource.create reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME; without either naming the
+    # service it says "unknown_service", which is where our default goes.
+    detected = Resource.create()
+    if str(detected.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        return detected.merge(Resource({SERVICE_NAME: default_service_name}))
+    return detected
