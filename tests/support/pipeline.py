@@ -153,22 +153,29 @@ async def publish(settings: Settings, *bodies: tuple[str, bytes]) -> None:
 
 
 async def create_orders(
-    base_url: str, count: int, *, concurrency: int | None = None
+    base_url: str,
+    count: int,
+    *,
+    concurrency: int | None = None,
+    headers: dict[str, str] | None = None,
+    password: str = "pw-123456789",
 ) -> list[tuple[str, str]]:
     """`count` orders of a new user, created concurrently over HTTP: [(order id, request id)].
 
-    At most `concurrency` requests are in flight at once (all of them when None).
+    At most `concurrency` requests are in flight at once (all of them when None); `headers` go with
+    each POST (a `traceparent`, say).
     """
     email = f"pipeline-{uuid.uuid4().hex[:8]}@example.com"
     in_flight = asyncio.Semaphore(concurrency or count or 1)
     async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
-        registered = await client.post(
-            "/register/", json={"email": email, "password": "pw-123456789"}
-        )
+        registered = await client.post("/register/", json={"email": email, "password": password})
         assert registered.status_code == 201, registered.text
-        token = await client.post("/token", data={"username": email, "password": "pw-123456789"})
+        token = await client.post("/token", data={"username": email, "password": password})
         assert token.status_code == 200, token.text
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        authorization = {
+            **(headers or {}),
+            "Authorization": f"Bearer {token.json()['access_token']}",
+        }
 
         async def one() -> tuple[str, str]:
             request_id = f"req-{uuid.uuid4().hex[:12]}"
@@ -176,7 +183,7 @@ async def create_orders(
                 response = await client.post(
                     "/orders/",
                     json={"items": [{"product_id": "sku-1", "quantity": 2, "price": "8.50"}]},
-                    headers={**headers, "X-Request-ID": request_id},
+                    headers={**authorization, "X-Request-ID": request_id},
                 )
             assert response.status_code == 201, response.text
             return response.json()["id"], request_id
