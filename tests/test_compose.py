@@ -23,11 +23,14 @@ from worker.settings import WorkerProcessSettings
 ROOT = Path(__file__).resolve().parents[1]
 APP_SERVICES = {"api", "consumer", "worker"}
 SERVERS = {"postgres", "redis", "rabbitmq", "pgadmin", "redisinsight"}
+# Started only with `--profile observability`.
+OBSERVABILITY = {"otel-collector", "jaeger"}
 PUBLISHED = {
     "api": ["8000:8000"],
     "rabbitmq": ["15672:15672"],
     "pgadmin": ["5050:80"],
     "redisinsight": ["5540:5540"],
+    "jaeger": ["16686:16686"],
 }
 
 
@@ -43,7 +46,7 @@ def procfile() -> dict[str, str]:
 
 
 def test_every_service_is_there(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == APP_SERVICES | SERVERS
+    assert set(compose["services"]) == APP_SERVICES | SERVERS | OBSERVABILITY
 
 
 def test_app_containers_run_the_procfile_commands(compose: dict[str, Any]) -> None:
@@ -71,6 +74,8 @@ def test_every_service_has_a_healthcheck_and_waits_for_healthy_dependencies(
     compose: dict[str, Any],
 ) -> None:
     for name, service in compose["services"].items():
+        if name == "otel-collector":  # a distroless image: nothing inside to probe with
+            continue
         assert service["healthcheck"]["test"], name
         for dependency, condition in service.get("depends_on", {}).items():
             assert condition == {"condition": "service_healthy"}, (name, dependency)
@@ -93,6 +98,24 @@ def test_data_lives_in_named_volumes_and_keys_are_mounted_read_only(
         assert all(mount.split(":")[0] in compose["volumes"] for mount in mounts), name
     for name in APP_SERVICES:
         assert "./.secret_key:/app/.secret_key:ro" in compose["services"][name]["volumes"]
+
+
+def test_the_observability_profile_takes_the_apps_spans_to_jaeger(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in OBSERVABILITY:
+        assert services[name]["profiles"] == ["observability"], name
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        # Off unless asked for; when on, OTLP over HTTP (the default protocol) to the collector.
+        assert environment["OTEL_TRACES_EXPORTER"] == "${OTEL_TRACES_EXPORTER:-none}"
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    [mount] = services["otel-collector"]["volumes"]
+    source, target, _ = mount.split(":")
+    assert services["otel-collector"]["command"] == [f"--config={target}"]
+    collector = yaml.safe_load((ROOT / source).read_text())
+    assert collector["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "0.0.0.0:4318"
+    [exporter] = collector["service"]["pipelines"]["traces"]["exporters"]
+    assert collector["exporters"][exporter]["endpoint"] == "jaeger:4317"
 
 
 def _env_names() -> set[str]:
