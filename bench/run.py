@@ -394,6 +394,37 @@ def pipeline_scenario(base: str, dsn: str, token: str) -> dict[str, object]:
     }
 
 
+def traced_cached_get(env: dict[str, str], token: str, ids: Path) -> Result:
+    """The cached GET with tracing on as production would run it: OTLP over HTTP, 10 % sampled,
+    exported to a local sink (bench/otlp_sink.py) that decodes and counts what it receives."""
+    port = free_port()
+    sink = Process(
+        "otlp-sink",
+        [sys.executable, "-m", "bench.otlp_sink", str(port)],
+        env,
+        RESULTS / "otlp-sink.log",
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/", sink)
+        traced = {
+            **env,
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0.1",
+        }
+        with api_server(traced, "api-traced") as base:
+            result = measure(
+                "1d. cached GET, tracing on (OTLP, 10 % sampled)", base, "get-order", token, ids
+            )
+        received = httpx.get(f"http://127.0.0.1:{port}/", timeout=5).json()
+    finally:
+        sink.stop()
+    result.note = f"{received['spans']:,} spans received by the OTLP sink"
+    return result
+
+
 def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
@@ -401,7 +432,8 @@ def main() -> None:
     vhost = f"orders_bench_{tag}"
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
     env = {
-        **os.environ,
+        # Untraced unless a scenario says so: the baseline is the service as it runs by default.
+        **{name: value for name, value in os.environ.items() if not name.startswith("OTEL_")},
         "DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://"),
         "REDIS_KEY_PREFIX": f"orders-bench-{tag}:",
         "RATE_LIMIT_ENABLED": "false",
@@ -553,6 +585,8 @@ def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database
             ),
             b1,
         )
+
+    versus(traced_cached_get(env, reader_token, reader_ids), cached, "cached GET")
 
     print("servers", flush=True)
     run.extra["redis-benchmark -t get (c=64)"] = f"{redis_benchmark():,.0f} req/s"
