@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response, status
-from pydantic import TypeAdapter
 
 from api.deps import AppResources, CurrentUserId, OrderCacheDep, UoW
 from api.ratelimit import limit_per_user
@@ -20,12 +19,11 @@ from domain.orders.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_CURSOR_LENGTH,
     MAX_PAGE_SIZE,
+    ORDER_LIST,
     OrderCreate,
     OrderOut,
     StatusUpdate,
 )
-
-_ORDER_LIST = TypeAdapter(list[OrderOut])
 
 router = SlashTolerantRouter(
     prefix="/orders", tags=["orders"], dependencies=[Depends(limit_per_user)]
@@ -164,7 +162,7 @@ async def list_user_orders(
         response.headers["Link"] = f'<{next_url}>; rel="next"'
     # Serialised once, here: returning the models would have FastAPI validate them all over again.
     return Response(
-        content=_ORDER_LIST.dump_json(page.items),
+        content=ORDER_LIST.dump_json(page.items),
         media_type="application/json",
         headers=dict(response.headers),
     )

@@ -3,13 +3,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, tuple_
+from sqlalchemy import Row, Table, delete, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders.models import IdempotencyKey, Order
 from domain.orders.pagination import Position
+
+_COLUMNS = cast(Table, Order.__table__).c
 
 
 class OrderRepository:
@@ -26,9 +28,10 @@ class OrderRepository:
             )
         )
 
-    async def get_owned(self, *, order_id: uuid.UUID, user_id: int) -> Order | None:
-        stmt = select(Order).where(Order.id == order_id, Order.user_id == user_id)
-        return (await self._session.execute(stmt)).scalar_one_or_none()
+    async def get_owned(self, *, order_id: uuid.UUID, user_id: int) -> Row[Any] | None:
+        """The order's columns (a Core row: reads need no ORM object, identity map or flush)."""
+        stmt = select(*_COLUMNS).where(_COLUMNS.id == order_id, _COLUMNS.user_id == user_id)
+        return (await self._session.execute(stmt)).one_or_none()
 
     async def get_owned_for_update(self, *, order_id: uuid.UUID, user_id: int) -> Order | None:
         """The order, row-locked until the transaction ends: concurrent changes take turns."""
@@ -42,12 +45,14 @@ class OrderRepository:
 
     async def list_for_user(
         self, *, user_id: int, limit: int, after: Position | None
-    ) -> Sequence[Order]:
-        stmt = select(Order).where(Order.user_id == user_id)
+    ) -> Sequence[Row[Any]]:
+        """A page, newest first, by a keyset on (created_at, id): an index range scan of
+        ix_orders_user_id_created_at_id at any depth."""
+        stmt = select(*_COLUMNS).where(_COLUMNS.user_id == user_id)
         if after is not None:
-            stmt = stmt.where(tuple_(Order.created_at, Order.id) < tuple_(*after))
-        stmt = stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
-        return (await self._session.execute(stmt)).scalars().all()
+            stmt = stmt.where(tuple_(_COLUMNS.created_at, _COLUMNS.id) < tuple_(*after))
+        stmt = stmt.order_by(_COLUMNS.created_at.desc(), _COLUMNS.id.desc()).limit(limit)
+        return (await self._session.execute(stmt)).all()
 
 
 class IdempotencyKeyRepository:

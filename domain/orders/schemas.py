@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    TypeAdapter,
     WithJsonSchema,
     model_validator,
 )
@@ -162,6 +163,10 @@ class OrderListQuery(BaseModel):
 
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     cursor: str | None = Field(default=None, max_length=MAX_CURSOR_LENGTH)
+
+
+# Lists of orders validated from rows, and written as JSON, in one call each.
+ORDER_LIST = TypeAdapter(list[OrderOut])
 
 
 class OrderPage(BaseModel):
