@@ -61,7 +61,7 @@ $(CHECKOV): tools/checkov.txt
 soak: install  ## SOAK_ORDERS=5000 orders while consumer and worker are SIGKILLed: all processed once? (not in test)
 	$(UV) run pytest tests/soak/soak_pipeline.py -s
 
-bench: install  ## load benchmark of the real stack against a same-run baseline (needs wrk)
+bench: install keys  ## load benchmark of the real stack against a same-run baseline (needs wrk)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(UV) run python -m bench.run
 

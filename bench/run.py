@@ -32,6 +32,7 @@ from yarl import URL
 
 from bench.pipeline import ORDERS as BURST_ORDERS
 from bench.pipeline import create_orders
+from bench import chart
 from bench.stack import (
     PG_ADMIN,
     RABBITMQ_URL,
@@ -466,6 +467,7 @@ def main() -> None:
     table = markdown(run)
     (RESULTS / f"bench-{stamp}.md").write_text(table)
     (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(asdict(run), indent=2))
+    chart.draw(asdict(run), RESULTS / f"bench-{stamp}.png")
     print()
     print(table)
 
