@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib as mpl
 
 mpl.use("Agg")  # files only: no display on a server
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 # Goals of the performance issue, as ratios to B1, by the start of a scenario's name.
 GOALS = {

@@ -30,9 +30,10 @@ import asyncpg
 import httpx
 from yarl import URL
 
+from bench import chart
 from bench.pipeline import ORDERS as BURST_ORDERS
 from bench.pipeline import create_orders
-from bench import chart
+from bench.relay import empty_outbox, relay_scenario
 from bench.stack import (
     PG_ADMIN,
     RABBITMQ_URL,
@@ -41,6 +42,7 @@ from bench.stack import (
     create_database,
     delete_redis_keys,
     drop_database,
+    rabbitmqctl,
     throwaway_backends,
 )
 from domain.orders.pagination import encode_cursor
@@ -489,6 +491,12 @@ def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database
         result.ratio, result.baseline = result.rps / baseline.rps, label
         run.results.append(result)
         return result
+
+    # Before any API process runs: the relay measured must be the only one.
+    print("8. outbox relay alone", flush=True)
+    run.extra.update(relay_scenario(env["DATABASE_URL"], env["RABBITMQ_URL"], dsn))
+    rabbitmqctl("purge_queue", "-p", f"orders_bench_{tag}", "new_order")
+    asyncio.run(empty_outbox(dsn))
 
     with pipeline_processes(env), api_server(env, "api") as base:
         reader_id, reader_token = login(base, f"reader-{tag}@example.com")
