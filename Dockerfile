@@ -26,6 +26,7 @@ COPY --chown=root:root relay ./relay
 COPY --chown=root:root consumer ./consumer
 COPY --chown=root:root worker ./worker
 COPY --chown=root:root migrations ./migrations
+COPY --chown=root:root scripts/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -34,4 +35,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     LOG_FORMAT=json
 USER orders
 EXPOSE 8000
+# Run as the app user it only execs the command; see the script for what it does when started as root.
+ENTRYPOINT ["docker-entrypoint.sh"]
 CMD ["sh", "-c", "{ [ \"${MIGRATE_ON_START:-true}\" = false ] || alembic upgrade head; } && exec uvicorn --factory api.main:create_app --host ${HOST:-127.0.0.1} --port ${PORT:-8000} --no-proxy-headers"]

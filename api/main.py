@@ -20,6 +20,7 @@ from api.routes import auth, health, metrics, orders
 from api.settings import ApiProcessSettings, get_api_settings
 from edge.resources import open_resources
 from graph.app import mount_graphql
+from infra.health import Readiness
 from infra.logs import configure_logging
 from infra.tracing import configure_tracing
 from relay.relay import start_outbox_relay
@@ -29,10 +30,11 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     settings = settings or get_api_settings()
     # Before the app is built: its middleware stack and the engines are instrumented as they are made.
     tracer_provider = configure_tracing("orders-api")
+    # Here, not in the lifespan: uvicorn calls the factory before its own startup lines.
+    configure_logging(settings.app)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.app)
         async with open_resources(settings) as services:
             app.state.resources = services
             if tracer_provider is not None:
@@ -46,6 +48,11 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
                 rabbitmq=settings.rabbitmq,
                 database=settings.database,
                 session_factory=services.session_factory,
+            )
+            app.state.readiness = Readiness(
+                engine=services.engine,
+                redis=services.redis,
+                rabbitmq_connected=None if relay is None else lambda: relay.connected,
             )
             try:
                 yield

@@ -55,8 +55,16 @@ class _OrdersHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Ours, so that configuring again replaces it instead of adding a second one."""
 
 
+# Loggers that servers and tools configure with handlers of their own; ours replace them, so that
+# uvicorn's startup, access and error lines come out in the same format as every other line.
+_THIRD_PARTY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic")
+
+
 def configure_logging(settings: AppSettings) -> None:
-    """Idempotent: a second call (tests, several apps in one process) replaces the first handler."""
+    """The one logging configuration of every process (API, consumer, worker, migrations).
+
+    Idempotent: a second call (tests, several apps in one process) replaces the first handler.
+    """
     handler = _OrdersHandler(sys.stderr)
     handler.addFilter(_CorrelationFilter())
     json_lines = settings.log_format is LogFormat.JSON or (
@@ -68,3 +76,8 @@ def configure_logging(settings: AppSettings) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    for name in _THIRD_PARTY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    logging.captureWarnings(True)

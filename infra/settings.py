@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import urlsplit
@@ -154,17 +155,30 @@ class Settings(BaseModel):
             f"{name} uses a default or empty password"
             for name, url in (
                 ("DATABASE_URL", self.database.url),
+                ("REDIS_URL", self.redis.url),
                 ("RABBITMQ_URL", self.rabbitmq.url),
             )
             if urlsplit(url).password in _WEAK_PASSWORDS
         ]
         if "*" in self.app.cors_origins:
             problems.append("CORS_ORIGINS must list origins, not *")
+        if any(_is_everyone(proxy) for proxy in self.app.trusted_proxies):
+            problems.append("TRUSTED_PROXIES must list proxies, not * or a whole-internet range")
         # The JWT keys are checked by the api's root (api/settings.py): no other process reads them.
         if problems:
             msg = "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)
             raise ValueError(msg)
         return self
+
+
+def _is_everyone(proxy: str) -> bool:
+    """`*`, or a network such as 0.0.0.0/0 or ::/0 that every client address falls in."""
+    if proxy == "*":
+        return True
+    try:
+        return ip_network(proxy, strict=False).prefixlen == 0
+    except ValueError:
+        return False
 
 
 _WEAK_PASSWORDS = {

@@ -78,6 +78,16 @@ class OutboxRelay:
             recovered="outbox: publishing resumed",
         )
         self._last_purge = 0.0
+        self._connection: AbstractRobustConnection | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Connected to RabbitMQ, topology declared, last publish not failing. No I/O: read by the
+        readiness probe, which must not open a connection of its own on every call."""
+        connection = self._connection
+        return (
+            connection is not None and connection.connected.is_set() and not self._outage.failures
+        )
 
     def start(self) -> None:
         self._tasks = [
@@ -107,6 +117,7 @@ class OutboxRelay:
             return
         try:
             exchange = await self._declare(connection)
+            self._connection = connection
             while exchange is not None and not self._stopping.is_set():
                 await self._wait_for_work()
                 try:
@@ -117,6 +128,7 @@ class OutboxRelay:
                     await pause(self._rabbitmq.reconnect_interval_seconds, self._stopping)
                 await self._purge_if_due()
         finally:
+            self._connection = None
             await connection.close()
 
     async def _declare(self, connection: AbstractRobustConnection) -> AbstractExchange | None:

@@ -25,13 +25,20 @@ APP_SERVICES = {"api", "consumer", "worker"}
 SERVERS = {"postgres", "redis", "rabbitmq", "pgadmin", "redisinsight"}
 # Started only with `--profile observability`.
 OBSERVABILITY = {"otel-collector", "jaeger"}
+# The API on every interface; the admin UIs on 127.0.0.1 only. Host ports are settings (.env).
 PUBLISHED = {
-    "api": ["8000:8000"],
-    "rabbitmq": ["15672:15672"],
-    "pgadmin": ["5050:80"],
-    "redisinsight": ["5540:5540"],
-    "jaeger": ["16686:16686"],
+    "api": ["${API_PORT:-8000}:8000"],
+    "rabbitmq": ["127.0.0.1:${RABBITMQ_UI_PORT:-15672}:15672"],
+    "pgadmin": ["127.0.0.1:${PGADMIN_PORT:-5050}:80"],
+    "redisinsight": ["127.0.0.1:${REDISINSIGHT_PORT:-5540}:5540"],
+    "jaeger": ["127.0.0.1:16686:16686"],
 }
+PASSWORDS = (
+    "POSTGRES_PASSWORD",
+    "RABBITMQ_DEFAULT_PASS",
+    "REDIS_PASSWORD",
+    "PGADMIN_DEFAULT_PASSWORD",
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +97,38 @@ def test_only_the_documented_ports_are_published_and_workers_scale(compose: dict
         assert "container_name" not in compose["services"][name]
 
 
-def test_data_lives_in_named_volumes_and_keys_are_mounted_read_only(
-    compose: dict[str, Any],
-) -> None:
+def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
     for name in SERVERS:
         mounts = compose["services"][name]["volumes"]
         assert all(mount.split(":")[0] in compose["volumes"] for mount in mounts), name
-    for name in APP_SERVICES:
-        assert "./.secret_key:/app/.secret_key:ro" in compose["services"][name]["volumes"]
+
+
+def test_only_the_api_gets_the_keys_and_it_drops_root_after_copying_them(
+    compose: dict[str, Any],
+) -> None:
+    api = compose["services"]["api"]
+    assert api["secrets"] == ["jwt-private.pem", "jwt-public.pem"]
+    assert compose["secrets"]["jwt-private.pem"] == {"file": "./.secret_key/jwt-private.pem"}
+    assert api["user"] == "root"  # for the entrypoint only: it ends in setpriv to the app user
+    assert api["tmpfs"] == ["/run/keys"]
+    assert api["environment"]["JWT_PRIVATE_KEY_PATH"] == "/run/keys/jwt-private.pem"
+    entrypoint = (ROOT / "scripts/docker-entrypoint.sh").read_text()
+    assert "exec setpriv --reuid=orders --regid=orders --init-groups --no-new-privs" in entrypoint
+    for name in ("consumer", "worker"):
+        service = compose["services"][name]
+        assert not {"secrets", "volumes", "user"} & set(service), name
+        assert not any(key.startswith("JWT_") for key in service["environment"])
+
+
+def test_redis_requires_a_password_and_rabbitmq_keeps_its_node_name(
+    compose: dict[str, Any],
+) -> None:
+    redis = compose["services"]["redis"]
+    assert "--requirepass" in redis["command"]
+    assert compose["services"]["api"]["environment"]["REDIS_URL"].startswith(
+        "redis://:${REDIS_PASSWORD:?"
+    )
+    assert compose["services"]["rabbitmq"]["hostname"] == "rabbitmq"
 
 
 def test_the_observability_profile_takes_the_apps_spans_to_jaeger(compose: dict[str, Any]) -> None:
@@ -141,7 +172,7 @@ def test_every_setting_is_documented_in_env_example() -> None:
 def test_app_settings_point_at_the_compose_servers(compose: dict[str, Any]) -> None:
     environment = compose["services"]["api"]["environment"]
     assert "@postgres:5432/" in environment["DATABASE_URL"]
-    assert environment["REDIS_URL"].startswith("redis://redis:6379/")
+    assert "@redis:6379/" in environment["REDIS_URL"]
     assert "@rabbitmq:5672/" in environment["RABBITMQ_URL"]
     for name in APP_SERVICES:
         assert compose["services"][name]["env_file"] == ".env"
@@ -156,20 +187,16 @@ def test_the_image_runs_as_a_non_root_user_without_dev_tools() -> None:
     assert not any(line.startswith("!.secret_key") or line.startswith("!.env") for line in ignored)
 
 
-@pytest.mark.skipif(
-    shutil.which("docker-compose") is None and not os.environ.get("CI"),
-    reason="docker-compose (Debian) not installed; scripts/ensure-tools.sh installs it, and CI runs it",
-)
-def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "docker-compose.yml", tmp_path)
-    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
-    result = subprocess.run(
+def _docker_compose_config(directory: Path, env_text: str) -> subprocess.CompletedProcess[str]:
+    shutil.copy(ROOT / "docker-compose.yml", directory)
+    (directory / ".env").write_text(env_text)
+    return subprocess.run(
         [
             "docker-compose",
             "--project-directory",
-            str(tmp_path),
+            str(directory),
             "-f",
-            str(tmp_path / "docker-compose.yml"),
+            str(directory / "docker-compose.yml"),
             "config",
             "-q",
         ],
@@ -177,4 +204,27 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None and not os.environ.get("CI"),
+    reason="docker-compose (Debian) not installed; scripts/ensure-tools.sh installs it, and CI runs it",
+)
+def test_docker_compose_refuses_the_example_passwords_and_accepts_real_ones(
+    tmp_path: Path,
+) -> None:
+    example = (ROOT / ".env.example").read_text()
+    for name in PASSWORDS:
+        assert re.search(rf"^{name}=$", example, re.MULTILINE), (
+            f"{name} must be empty in .env.example"
+        )
+
+    refused = _docker_compose_config(tmp_path, example)
+    filled = example
+    for name in PASSWORDS:
+        filled = filled.replace(f"\n{name}=\n", f"\n{name}=s3cure{len(name)}\n")
+    accepted = _docker_compose_config(tmp_path, filled)
+
+    assert refused.returncode != 0
+    assert "set POSTGRES_PASSWORD in .env" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr

@@ -1,12 +1,11 @@
-"""Health probes: liveness (the process answers) and readiness (its dependencies answer)."""
+"""Health probes: liveness (the process answers) and readiness (it can serve requests)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
-from api.deps import AppResources
-from infra.health import check_dependencies
+from infra.health import Readiness
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -25,15 +24,15 @@ async def live() -> Health:
 @router.get(
     "/ready",
     responses={
-        503: {"model": Health, "description": "A dependency is unreachable; `checks` says which."}
+        503: {"model": Health, "description": "PostgreSQL is unreachable: nothing can be served."}
     },
 )
-async def ready(resources: AppResources, response: Response) -> Health:
-    """PostgreSQL, Redis and RabbitMQ are reachable (each checked with a 1 s timeout)."""
-    checks = await check_dependencies(
-        engine=resources.engine, redis=resources.redis, rabbitmq_url=resources.settings.rabbitmq.url
-    )
-    healthy = all(result == "ok" for result in checks.values())
-    if not healthy:
+async def ready(request: Request, response: Response) -> Health:
+    """Ready while PostgreSQL answers (1 s timeout). Redis or RabbitMQ down leaves the API serving
+    (from PostgreSQL, events kept in the outbox): `"status": "degraded"` with 200, and `checks` names
+    what is down. The answer is reused for a second."""
+    readiness: Readiness = request.app.state.readiness
+    report = await readiness.report()
+    if not report.ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(status="ok" if healthy else "unavailable", checks=checks)
+    return Health(status=report.status, checks=report.checks)

@@ -15,6 +15,7 @@ from infra.settings import (
     DatabaseSettings,
     Environment,
     RabbitMQSettings,
+    RedisSettings,
     Settings,
 )
 from worker.settings import WorkerProcessSettings
@@ -24,10 +25,13 @@ def _production(key_dir: Path, **groups: object) -> dict[str, object]:
     """Production settings fit to run, with `groups` replaced."""
     defaults: dict[str, object] = {
         "app": AppSettings(
-            environment=Environment.PRODUCTION, cors_origins=["https://shop.example"]
+            environment=Environment.PRODUCTION,
+            cors_origins=["https://shop.example"],
+            trusted_proxies=["10.0.0.2", "172.18.0.0/16"],
         ),
         "database": DatabaseSettings(url="postgresql+asyncpg://orders:s3cure-Pw@db:5432/orders"),
         "rabbitmq": RabbitMQSettings(url="amqp://orders:s3cure-Pw@mq:5672/"),
+        "redis": RedisSettings(url="redis://:s3cure-Pw@redis:6379/0"),
         "auth": AuthSettings(
             jwt_private_key_path=key_dir / "jwt-private.pem",
             jwt_public_key_path=key_dir / "jwt-public.pem",
@@ -59,8 +63,35 @@ def test_safe_production_settings_are_accepted(key_dir: Path) -> None:
             AppSettings(environment=Environment.PRODUCTION, cors_origins=["*"]),
             "CORS_ORIGINS",
         ),
+        ("redis", RedisSettings(url="redis://redis:6379/0"), "REDIS_URL"),
+        ("redis", RedisSettings(url="redis://:change-me@redis:6379/0"), "REDIS_URL"),
+        (
+            "app",
+            AppSettings(environment=Environment.PRODUCTION, trusted_proxies=["10.0.0.2", "*"]),
+            "TRUSTED_PROXIES",
+        ),
+        (
+            "app",
+            AppSettings(environment=Environment.PRODUCTION, trusted_proxies=["0.0.0.0/0"]),
+            "TRUSTED_PROXIES",
+        ),
+        (
+            "app",
+            AppSettings(environment=Environment.PRODUCTION, trusted_proxies=["::/0"]),
+            "TRUSTED_PROXIES",
+        ),
     ],
-    ids=["no-db-password", "placeholder-db-password", "guest-rabbitmq", "star-cors"],
+    ids=[
+        "no-db-password",
+        "placeholder-db-password",
+        "guest-rabbitmq",
+        "star-cors",
+        "no-redis-password",
+        "placeholder-redis-password",
+        "star-proxies",
+        "every-ipv4-proxy",
+        "every-ipv6-proxy",
+    ],
 )
 def test_production_refuses_unsafe_settings(
     key_dir: Path, group: str, value: object, complaint: str

@@ -1,0 +1,179 @@
+"""The images docker-compose.yml and the Dockerfile name: the real ones where they can be had, stand-ins
+where they cannot.
+
+Our build machines reach Debian's and Python's package registries but no container registry, so
+`docker pull` fails there. For each image that is neither present nor pullable, this builds a
+**stand-in under the same name** from `standins/<folder>/`: a Debian bookworm root file system made
+with debootstrap and imported with `docker import` (`BASE`), with the server's Debian packages (or
+pgAdmin from PyPI) installed on top. Stand-ins are test fixtures only: they carry the label
+`orders.standin`, and a stand-in found locally is replaced by the real image as soon as a pull works.
+
+Builds that install packages get the host's CA bundle (this network reaches the registries through a
+TLS proxy) copied into a temporary build context; it is never written into the repository. Docker's
+build cache keeps rebuilds to a few seconds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+STANDINS = Path(__file__).resolve().parent / "standins"
+BASE = "orders-standin/debian:bookworm"
+LABEL = "orders.standin"
+MIRROR = "http://deb.debian.org/debian"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+# Every third-party image docker-compose.yml (and the Dockerfile's FROM) names → its stand-in's folder.
+STANDIN_FOLDERS = {
+    "python:3.11-slim": "python",
+    "postgres:16-alpine": "postgres",
+    "redis:7-alpine": "redis",
+    "rabbitmq:3.13-management-alpine": "rabbitmq",
+    "dpage/pgadmin4:8": "pgadmin",
+    "redis/redisinsight:2.60": "redisinsight",
+}
+
+_APT_CONF = """\
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+Dpkg::Options { "--force-confdef"; "--force-confold"; };
+"""
+_DPKG_EXCLUDES = """\
+path-exclude=/usr/share/doc/*
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/info/*
+"""
+_SOURCES = f"""\
+deb {MIRROR} bookworm main
+deb {MIRROR} bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+"""
+
+
+def _docker(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", *args],
+        check=False,
+        text=True,
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _label(image: str) -> str | None:
+    """None when the image is absent; its stand-in label ("" for a real image) otherwise."""
+    result = _docker(
+        "image",
+        "inspect",
+        "--format",
+        f'{{{{ index .Config.Labels "{LABEL}" }}}}',
+        image,
+        capture=True,
+    )
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip().replace("<no value>", "")
+
+
+_base_lock = threading.Lock()
+
+
+def _build_base() -> None:
+    """debootstrap a minimal bookworm and import it as BASE (once per machine)."""
+    with _base_lock:
+        if _label(BASE) is None:
+            _debootstrap_and_import()
+
+
+def _debootstrap_and_import() -> None:
+    with tempfile.TemporaryDirectory(prefix="orders-standin-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", "bookworm", str(rootfs), MIRROR],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        # No daemons started by package scripts, no recommends, no prompts, no docs.
+        policy = rootfs / "usr/sbin/policy-rc.d"
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+        (rootfs / "etc/apt/apt.conf.d/90standin").write_text(_APT_CONF)
+        (rootfs / "etc/dpkg/dpkg.cfg.d/90standin").write_text(_DPKG_EXCLUDES)
+        (rootfs / "etc/apt/sources.list").write_text(_SOURCES)
+        for leftover in [
+            *rootfs.glob("var/cache/apt/archives/*.deb"),
+            *rootfs.glob("var/lib/apt/lists/*_*"),
+        ]:
+            leftover.unlink()
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(
+            [
+                "docker",
+                "import",
+                "--change",
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "--change",
+                "ENV LANG=C.UTF-8",
+                "--change",
+                f"LABEL {LABEL}=debian",
+                "--change",
+                'CMD ["bash"]',
+                "-",
+                BASE,
+            ],
+            stdin=tar.stdout,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        if tar.wait() != 0:
+            msg = "tar of the debootstrap root file system failed"
+            raise RuntimeError(msg)
+
+
+def _build_standin(image: str) -> None:
+    folder = STANDIN_FOLDERS[image]
+    _build_base()
+    with tempfile.TemporaryDirectory(prefix=f"orders-standin-{folder}-") as tmp:
+        context = Path(tmp) / "context"
+        shutil.copytree(STANDINS / folder, context)
+        shutil.copy(HOST_CA_BUNDLE, context / "ca-certificates.crt")
+        result = _docker(
+            "build",
+            "--network",
+            "host",
+            "--label",
+            f"{LABEL}={folder}",
+            "-t",
+            image,
+            str(context),
+            capture=True,
+        )
+    if result.returncode != 0:
+        msg = f"building the stand-in for {image} failed:\n{result.stdout[-4000:]}{result.stderr}"
+        raise RuntimeError(msg)
+
+
+def ensure_image(image: str) -> str:
+    """Make `image` available; says how: "present", "pulled" or "stand-in"."""
+    label = _label(image)
+    if label == "":
+        return "present"
+    if _docker("pull", "--quiet", image).returncode == 0:
+        return "pulled"
+    _build_standin(image)
+    return "stand-in"
+
+
+def ensure_images(images: list[str]) -> dict[str, str]:
+    """Every image in `images` available, the missing stand-ins built side by side."""
+    unknown = [image for image in images if image not in STANDIN_FOLDERS]
+    if unknown:
+        msg = f"no stand-in for {unknown}: add one under {STANDINS}"
+        raise LookupError(msg)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(images, pool.map(ensure_image, images), strict=True))
