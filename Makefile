@@ -8,7 +8,7 @@ PORT ?= 8000
 HELM := .tools/bin/helm
 CHECKOV := .tools/checkov/bin/checkov
 
-.PHONY: help install keys db migrate run lint test test-unit tools soak bench bench-pipeline check-uv schema graphiql
+.PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-pipeline check-uv schema graphiql
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,10 @@ $(CHECKOV): tools/checkov.txt
 	$(UV) venv --quiet --python 3.11 .tools/checkov
 	VIRTUAL_ENV=.tools/checkov $(UV) pip install --quiet --require-hashes -r tools/checkov.txt
 	touch $@
+
+compose-test: install  ## docker-compose.yml under a real Docker Engine, end to end (installs and starts Docker if missing)
+	scripts/ensure-docker.sh
+	$(UV) run pytest tests/compose/compose_stack.py -x
 
 soak: install  ## SOAK_ORDERS=5000 orders while consumer and worker are SIGKILLed: all processed once? (not in test)
 	$(UV) run pytest tests/soak/soak_pipeline.py -s
