@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,6 +28,7 @@ BASE = "orders-standin/debian:bookworm"
 LABEL = "orders.standin"
 MIRROR = "http://deb.debian.org/debian"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+PULL_TIMEOUT_SECONDS = 60
 
 # Every third-party image docker-compose.yml (and the Dockerfile's FROM) names → its stand-in's folder.
 STANDIN_FOLDERS = {
@@ -55,13 +57,16 @@ deb http://deb.debian.org/debian-security bookworm-security main
 """
 
 
-def _docker(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+def _docker(
+    *args: str, capture: bool = False, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["docker", *args],
         check=False,
         text=True,
         stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        timeout=timeout,
     )
 
 
@@ -158,15 +163,24 @@ def _build_standin(image: str) -> None:
         raise RuntimeError(msg)
 
 
+def _pulled(image: str) -> bool:
+    try:
+        return _docker("pull", "--quiet", image, timeout=PULL_TIMEOUT_SECONDS).returncode == 0
+    except subprocess.TimeoutExpired:  # a registry that does not answer is no registry
+        return False
+
+
 def ensure_image(image: str) -> str:
-    """Make `image` available; says how: "present", "pulled" or "stand-in"."""
-    label = _label(image)
-    if label == "":
-        return "present"
-    if _docker("pull", "--quiet", image).returncode == 0:
-        return "pulled"
-    _build_standin(image)
-    return "stand-in"
+    """Make `image` available; says how ("present", "pulled" or "stand-in") and how long it took."""
+    started = time.monotonic()
+    if _label(image) == "":
+        how = "present"
+    elif _pulled(image):
+        how = "pulled"
+    else:
+        _build_standin(image)
+        how = "stand-in"
+    return f"{how} ({time.monotonic() - started:.0f}s)"
 
 
 def ensure_images(images: list[str]) -> dict[str, str]:
