@@ -275,8 +275,9 @@ def test_consumer_and_worker_liveness_is_their_compose_healthcheck(
 def test_every_environment_variable_is_documented_in_env_example(
     scenario: str, manifests: dict[str, list[Manifest]]
 ) -> None:
+    # A commented `# NAME=value` documents an optional variable (OpenTelemetry's, read by its SDK).
     documented = set(
-        re.findall(r"^([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+        re.findall(r"^(?:# )?([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
     )
     docs = manifests[scenario]
     names = {name for _, container in containers(docs) for name in env_of(container)}
@@ -511,3 +512,17 @@ def test_chart_made_secrets_exist_before_the_migration_job(
     )
     assert set(connections["stringData"]) == SECRET_SETTINGS
     assert secrets["orders-jwt"]["stringData"]["jwt-private.pem"] == DEV_PRIVATE_KEY
+
+
+def test_tracing_is_off_by_default_and_sends_to_the_collector_when_set(
+    manifests: dict[str, list[Manifest]],
+) -> None:
+    (default,) = find(manifests["default"], "ConfigMap")
+    (production,) = find(manifests["production"], "ConfigMap")
+
+    assert not [name for name in default["data"] if name.startswith("OTEL_")]
+    assert production["data"]["OTEL_TRACES_EXPORTER"] == "otlp"
+    assert production["data"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == (
+        "http://otel-collector.observability:4318"
+    )
+    assert production["data"]["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
