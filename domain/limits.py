@@ -7,16 +7,16 @@ from infra.ratelimit import RateLimiter, RateLimitRule, RateLimitVerdict
 
 
 async def spend(
-    limiter: RateLimiter | None, rule: RateLimitRule, identity: str
+    limiter: RateLimiter | None, rule: RateLimitRule, identity: str, *, units: int = 1
 ) -> RateLimitVerdict | None:
-    """Count one unit of `identity`'s budget under `rule`; `RateLimitExceeded` past the limit.
+    """Count `units` of `identity`'s budget under `rule`; `RateLimitExceeded` past the limit.
 
     None when limits are off or Redis can't tell: every limit fails open, so a Redis outage never
     refuses service.
     """
     if limiter is None:
         return None
-    verdict = await limiter.hit(rule, identity)
+    verdict = await limiter.hit(rule, identity, units=units)
     if verdict is not None and not verdict.allowed:
         raise RateLimitExceeded(verdict)
     return verdict

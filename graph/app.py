@@ -8,22 +8,22 @@ Content-Security-Policy, instead of Strawberry's page that pulls them from a CDN
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
-from cross_web import AsyncHTTPRequestAdapter
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import FastAPI
 from graphql import GraphQLError
 from opentelemetry.trace import TracerProvider
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from domain.errors import RateLimitExceeded
-from domain.limits import spend
-from edge.ratelimit import rate_limit_headers, rejection_headers
 from edge.security import page_csp
 from graph.context import GraphContext, get_context
 from graph.errors import shape_error
@@ -56,18 +56,14 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """Spend the REST default rate limit once per request (batching is off) before running it."""
-        resources = context.resources
+        """Spend one unit of the REST default rate limit per request (batching is off) before
+        parsing it; each further top-level field spends one more before execution (graph/cost.py)."""
         try:
-            verdict = await spend(
-                resources.limiter, resources.rate_limits.default, context.rate_limit_identity
-            )
+            await context.spend_rate_limit(1)
         except RateLimitExceeded as exc:
-            sub_response.headers.update(rejection_headers(exc))
-            # Shaped with the others in process_result.
-            return ExecutionResult(data=None, errors=[GraphQLError(str(exc), original_error=exc)])
-        if verdict is not None:
-            sub_response.headers.update(rate_limit_headers(verdict))
+            # Shaped with the others in process_result; nothing was parsed, so nothing was priced.
+            error = GraphQLError(str(exc), original_error=exc)
+            return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
         return await super().execute_single(
             request=request,
             request_adapter=request_adapter,
@@ -76,6 +72,30 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
             root_value=root_value,
             request_data=request_data,
         )
+
+    def parse_json(self, data: str | bytes) -> object:
+        """The request body, which must be one JSON object (a list is a batch, refused later).
+
+        Every way JSON can be invalid is the client's 400, never our 500: broken syntax, invalid
+        UTF-8, an integer too long to convert, nesting too deep to parse.
+        """
+        try:
+            body = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+        if not isinstance(body, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return body
+
+    async def run(  # type: ignore[override]
+        self, request: Request, context: GraphContext = UNSET, root_value: None = UNSET
+    ) -> Response:
+        """As Strawberry's, but a refused request is answered in the API's error shape
+        (`{"detail": ...}`), as JSON, instead of plain text."""
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except HTTPException as exc:
+            return JSONResponse({"detail": exc.reason}, status_code=exc.status_code)
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from fastapi import Request
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from domain.errors import RateLimitExceeded
+from domain.limits import spend
+from domain.uow import UnitOfWork
 from domain.users import service as users
 from domain.users.errors import InvalidToken
 from domain.users.schemas import UserOut
 from edge.auth import bearer_token, client_ip, rate_limit_identity
+from edge.ratelimit import rate_limit_headers, rejection_headers
 from edge.resources import Resources
 
 _NOT_AUTHENTICATED = "Not authenticated"
+
+# Database connections the fields of one request may hold at once. Sibling fields resolve
+# concurrently; unbounded, one request of many aliased fields could take the whole pool (and then
+# time out on its own fields), starving every other request.
+DB_CONNECTIONS_PER_REQUEST = 2
 
 
 class Loaders:
@@ -24,12 +35,12 @@ class Loaders:
     never share a session.
     """
 
-    def __init__(self, resources: Resources) -> None:
-        self._resources = resources
+    def __init__(self, context: GraphContext) -> None:
+        self._context = context
         self.user: DataLoader[int, UserOut | None] = DataLoader(load_fn=self._load_users)
 
     async def _load_users(self, user_ids: Sequence[int]) -> list[UserOut | None]:
-        async with self._resources.unit_of_work(read_only=True) as uow:
+        async with self._context.unit_of_work(read_only=True) as uow:
             found = await users.get_users(uow=uow, user_ids=user_ids)
         return [
             UserOut.model_validate(found[user_id]) if user_id in found else None
@@ -50,8 +61,37 @@ class GraphContext(BaseContext):
         self.resources = resources
         self.user_id = user_id
         self.client_ip = client_ip
-        self.loaders = Loaders(resources)
+        self.loaders = Loaders(self)
         self._auth_failure = auth_failure
+        self._db_slots = asyncio.Semaphore(DB_CONNECTIONS_PER_REQUEST)
+
+    @asynccontextmanager
+    async def unit_of_work(self, *, read_only: bool = False) -> AsyncIterator[UnitOfWork]:
+        """`resources.unit_of_work`, within the request's share of the pool: fields beyond
+        `DB_CONNECTIONS_PER_REQUEST` wait for a sibling to finish."""
+        async with self._db_slots, self.resources.unit_of_work(read_only=read_only) as uow:
+            yield uow
+
+    async def spend_rate_limit(self, units: int) -> None:
+        """Spend `units` of the caller's default budget (REST's `RATE_LIMIT_DEFAULT`), with the
+        X-RateLimit-* headers, or Retry-After and `RateLimitExceeded` past it."""
+        resources = self.resources
+        try:
+            verdict = await spend(
+                resources.limiter,
+                resources.rate_limits.default,
+                self.rate_limit_identity,
+                units=units,
+            )
+        except RateLimitExceeded as exc:
+            self._headers(rejection_headers(exc))
+            raise
+        if verdict is not None:
+            self._headers(rate_limit_headers(verdict))
+
+    def _headers(self, headers: dict[str, str]) -> None:
+        if self.response is not None:
+            self.response.headers.update(headers)
 
     def require_user(self) -> int:
         """The caller's user id; `InvalidToken` (UNAUTHENTICATED) without a valid bearer token."""

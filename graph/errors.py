@@ -25,6 +25,8 @@ SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+# An operation priced over GRAPHQL_MAX_COST (graph/cost.py), refused before it runs.
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
 # The one table: every kind of error the domain (or edge.errors) knows, as an `extensions.code`.
 CODE_BY_KIND: dict[ErrorKind, str] = {

@@ -37,7 +37,7 @@ async def me(info: Info) -> User:
 async def order(info: Info, id: uuid.UUID) -> Order | None:
     context = info.context
     user_id = context.require_user()
-    async with context.resources.unit_of_work(read_only=True) as uow:
+    async with context.unit_of_work(read_only=True) as uow:
         read = await orders.get_order(
             uow=uow, cache=context.resources.order_cache, user_id=user_id, order_id=id
         )
@@ -51,7 +51,7 @@ async def _list_orders(info: Info, user_id: int, limit: int | None, after: str |
     query = OrderListQuery.model_validate(
         {"limit": limit, "cursor": after} if limit is not None else {"cursor": after}
     )
-    async with context.resources.unit_of_work(read_only=True) as uow:
+    async with context.unit_of_work(read_only=True) as uow:
         return await orders.list_orders(
             uow=uow,
             requester_id=requester_id,
@@ -91,7 +91,7 @@ async def register(info: Info, email: str, password: str) -> User:
     context = info.context
     await _spend_auth_budget(context)
     data = UserCreate.model_validate({"email": email, "password": password})
-    async with context.resources.unit_of_work() as uow:
+    async with context.unit_of_work() as uow:
         user = await users.register_user(uow=uow, hasher=context.resources.hasher, data=data)
     return User.from_domain(UserOut.model_validate(user))
 
@@ -99,7 +99,7 @@ async def register(info: Info, email: str, password: str) -> User:
 async def token(info: Info, email: str, password: str) -> Token:
     context = info.context
     await _spend_auth_budget(context)
-    async with context.resources.unit_of_work() as uow:
+    async with context.unit_of_work() as uow:
         access = await users.issue_token(
             uow=uow,
             hasher=context.resources.hasher,
@@ -120,7 +120,7 @@ async def create_order(
     context = info.context
     user_id = context.require_user()
     data = input.to_domain()
-    async with context.resources.unit_of_work() as uow:
+    async with context.unit_of_work() as uow:
         created = await orders.create_order(
             uow=uow,
             cache=context.resources.order_cache,
@@ -134,7 +134,7 @@ async def create_order(
 async def update_order_status(info: Info, id: uuid.UUID, status: OrderStatus) -> Order:
     context = info.context
     user_id = context.require_user()
-    async with context.resources.unit_of_work() as uow:
+    async with context.unit_of_work() as uow:
         updated = await orders.update_status(
             uow=uow,
             cache=context.resources.order_cache,

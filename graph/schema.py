@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
@@ -21,10 +22,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph import resolvers
+from graph.cost import QueryCost
 from graph.errors import ErrorCodes, log_errors
 from graph.settings import GraphQLSettings
 from graph.tracing import GraphQLTracing
-from graph.types import Order, OrderPage, Token, User
+from graph.types import DECIMAL, Order, OrderPage, Token, User
 
 
 @strawberry.type
@@ -93,6 +95,7 @@ def create_schema(
     ]
     extensions: Sequence[Callable[[], SchemaExtension]] = [
         ErrorCodes,
+        functools.partial(QueryCost, max_cost=settings.max_cost),
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         functools.partial(AddValidationRules, limit_rules),
         # A repeated operation is validated once (validation was most of a cached read's cost). Documents
@@ -113,5 +116,8 @@ def create_schema(
         mutation=Mutation,
         extensions=extensions,
         # Without introspection, "did you mean …?" hints would still reveal the schema.
-        config=StrawberryConfig(disable_field_suggestions=not settings.introspection),
+        config=StrawberryConfig(
+            disable_field_suggestions=not settings.introspection,
+            scalar_map={Decimal: DECIMAL},
+        ),
     )

@@ -25,6 +25,25 @@ OrderStatus = strawberry.enum(
 )
 
 
+def _money_as_sent(value: object) -> object:
+    # Input money is handed to the domain's model exactly as the client sent it (a string, or a
+    # number as parsed from JSON), so REST's one rule judges it: Strawberry's own Decimal would
+    # turn "1e2", "1_000", "+5" or full-width digits into numbers before that rule could refuse them.
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        msg = "Decimal must be a string or a number"
+        raise TypeError(msg)
+    return value
+
+
+DECIMAL = strawberry.scalar(
+    name="Decimal",
+    description='Money: a string of digits with at most two decimals ("17.00"), or a JSON number; '
+    "always answered as a string with two decimals.",
+    serialize=str,
+    parse_value=_money_as_sent,
+)
+
+
 def _money(value: Decimal) -> Decimal:
     # Money always leaves with two decimals ("17.00"), as on the REST side.
     return value.quantize(orders.CENT)

@@ -45,6 +45,8 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         # statement on a stale connection fails (503), which invalidates the whole pool at once.
         pool_pre_ping=False,
         pool_recycle=1800,
+        # SQL parameters (emails, password hashes, order contents) never reach logs or error messages.
+        hide_parameters=True,
         connect_args={
             "timeout": settings.timeout_seconds,
             "command_timeout": settings.timeout_seconds,
@@ -71,6 +73,7 @@ def create_sync_engine(settings: DatabaseSettings, *, pool_size: int) -> Engine:
         max_overflow=pool_size,
         pool_timeout=settings.timeout_seconds * 5,
         pool_pre_ping=True,
+        hide_parameters=True,
         connect_args={
             "connect_timeout": max(1, round(settings.timeout_seconds)),
             "application_name": "orders-worker",

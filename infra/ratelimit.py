@@ -18,10 +18,11 @@ from infra.redis import RedisBreaker
 
 _HIT = """
 local counters = tonumber(ARGV[1])
+local units = tonumber(ARGV[2])
 local result = {}
 for i = 1, counters do
-  local window_ms = tonumber(ARGV[i + 1])
-  local count = redis.call('INCR', KEYS[i])
+  local window_ms = tonumber(ARGV[i + 2])
+  local count = redis.call('INCRBY', KEYS[i], units)
   local ttl = redis.call('PTTL', KEYS[i])
   if ttl < 0 then
     redis.call('PEXPIRE', KEYS[i], window_ms)
@@ -32,7 +33,7 @@ for i = 1, counters do
 end
 -- Optionally, in the same round trip, fields of one more key (a hash): the hot path's cached order.
 if #KEYS > counters then
-  local values = redis.call('HMGET', KEYS[counters + 1], unpack(ARGV, counters + 2))
+  local values = redis.call('HMGET', KEYS[counters + 1], unpack(ARGV, counters + 3))
   for _, value in ipairs(values) do
     result[#result + 1] = value
   end
@@ -66,9 +67,11 @@ class RateLimiter:
         self._prefix = f"{key_prefix}ratelimit:"
         self._hit = redis.register_script(_HIT)
 
-    async def hit(self, rule: RateLimitRule, identity: str) -> RateLimitVerdict | None:
-        """Count one request of `identity` against `rule`; None when Redis can't tell (fail open)."""
-        verdict, _ = await self.hit_and_read(rule, identity)
+    async def hit(
+        self, rule: RateLimitRule, identity: str, *, units: int = 1
+    ) -> RateLimitVerdict | None:
+        """Count `units` of `identity`'s use against `rule`; None when Redis can't tell (fail open)."""
+        verdict, _ = await self.hit_and_read(rule, identity, units=units)
         return verdict
 
     async def hit_and_read(
@@ -76,13 +79,19 @@ class RateLimiter:
         rule: RateLimitRule,
         identity: str,
         read: tuple[str, Sequence[str]] | None = None,
+        *,
+        units: int = 1,
     ) -> tuple[RateLimitVerdict | None, list[bytes | None] | None]:
         """`hit`, and the `read` = (hash key, fields) values in the same round trip.
 
         (None, None) when Redis can't tell: the limit fails open and the read is a miss.
         """
         keys = [f"{self._prefix}{rule.name}:{item.key_for()}:{identity}" for item in rule.items]
-        args: list[str | int] = [len(keys), *(item.get_expiry() * 1000 for item in rule.items)]
+        args: list[str | int] = [
+            len(keys),
+            units,
+            *(item.get_expiry() * 1000 for item in rule.items),
+        ]
         if read is not None:
             keys.append(read[0])
             args.extend(read[1])

@@ -56,10 +56,16 @@ def _plain_money_string(value: object) -> object:
     return value
 
 
+def _no_negative_zero(value: Decimal) -> Decimal:
+    # -0.0 passes `ge=0` and would leave as "-0.00"; zero has one sign here.
+    return value.copy_abs() if value.is_zero() else value
+
+
 Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=10, decimal_places=2, examples=["17.00"]),
     BeforeValidator(_plain_money_string),
+    AfterValidator(_no_negative_zero),
     # What the OpenAPI shows a client: the two forms accepted, with their bounds.
     WithJsonSchema(
         {

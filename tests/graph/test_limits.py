@@ -144,24 +144,26 @@ async def _login(client: httpx.AsyncClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.ok()['token']['accessToken']}"}
 
 
-async def test_the_request_past_the_limit_is_rate_limited(
+async def test_each_top_level_field_spends_a_unit_and_past_the_budget_nothing_runs(
     limited_client: httpx.AsyncClient,
 ) -> None:
     headers = await _login(limited_client)
-    # Three aliased fields, one request: the budget is spent per request, not per field.
+    # Three aliased fields, one request: three units, as three REST requests would spend.
     query = "{ a: me { id } b: me { id } c: me { id } }"
 
-    results = [await graphql(limited_client, query, headers=headers) for _ in range(6)]
+    first = await graphql(limited_client, query, headers=headers)
+    refused = await graphql(limited_client, query, headers=headers)
+    single = await graphql(limited_client, "{ me { id } }", headers=headers)
 
-    assert all(result.codes == [] for result in results[:5])
-    remaining = [result.http.headers["X-RateLimit-Remaining"] for result in results[:5]]
-    assert remaining == ["4", "3", "2", "1", "0"]
-    refused = results[5]
+    assert first.codes == []
+    assert first.http.headers["X-RateLimit-Remaining"] == "2"
     assert refused.codes == ["RATE_LIMITED"]
     assert refused.data is None
     assert 1 <= refused.errors[0]["extensions"]["retryAfter"] <= 60
     assert refused.http.headers["Retry-After"] == str(refused.errors[0]["extensions"]["retryAfter"])
     assert refused.http.headers["X-RateLimit-Limit"] == "5"
+    # The refused request's first unit was spent before it was read; its other two were refused.
+    assert single.codes == ["RATE_LIMITED"]
 
 
 async def test_rest_and_graphql_spend_one_budget_per_user(

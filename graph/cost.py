@@ -1,0 +1,195 @@
+"""What an operation costs, measured on its document before any field runs.
+
+Each field costs 1. A list field multiplies what is selected below it by its size: its `limit`
+argument (the default page size, 50, when omitted or when the field takes none). A field returning
+one page (`ordersPage`) takes the `limit` of the list inside it (its `items`), so a page is counted
+once. Nested lists multiply: `orders(limit: 100) { items { price } }` costs 1 + 100 × (1 + 50 × 1).
+Introspection fields (`__schema`, `__typename`) cost nothing: `GRAPHQL_INTROSPECTION` governs them.
+
+The same walk counts the operation's top-level fields (aliases included), each of which spends one
+unit of the rate limit, as the same work would over REST.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+    get_operation_ast,
+    value_from_ast,
+)
+from graphql.execution.values import get_variable_values
+from strawberry.extensions import SchemaExtension
+
+from domain.errors import RateLimitExceeded
+from domain.orders.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from graph.context import GraphContext
+from graph.errors import QUERY_TOO_COMPLEX
+
+LIMIT_ARGUMENT = "limit"
+
+
+@dataclass(frozen=True, slots=True)
+class OperationCost:
+    cost: int
+    # Top-level fields, aliases included, introspection excluded.
+    root_fields: int
+
+
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> OperationCost:
+    """The cost of the operation `operation_name` of a validated `document`."""
+    operation = get_operation_ast(document, operation_name)
+    root_type = schema.get_root_type(operation.operation) if operation is not None else None
+    if operation is None or root_type is None:
+        return OperationCost(cost=0, root_fields=0)
+    walk = _Walk(schema, document, _variable_values(schema, operation, variables))
+    fields = walk.fields(operation.selection_set, root_type)
+    return OperationCost(
+        cost=sum(walk.field_cost(node, field, None) for node, field in fields),
+        root_fields=len(fields),
+    )
+
+
+def _variable_values(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    # Coerced with their defaults; values execution will refuse anyway count as absent.
+    coerced = get_variable_values(
+        schema, operation.variable_definitions or (), dict(variables or {})
+    )
+    return coerced if isinstance(coerced, dict) else {}
+
+
+class _Walk:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]
+    ) -> None:
+        self._schema = schema
+        self._variables = variables
+        self._fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+
+    def fields(
+        self, selection_set: SelectionSetNode, parent: GraphQLNamedType
+    ) -> list[tuple[FieldNode, GraphQLField]]:
+        """The fields selected on `parent`, through fragments (validation ruled out cycles)."""
+        found: list[tuple[FieldNode, GraphQLField]] = []
+        known: dict[str, GraphQLField] = getattr(parent, "fields", {})
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                field = known.get(selection.name.value)
+                if field is not None and not selection.name.value.startswith("__"):
+                    found.append((selection, field))
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                on = self._schema.get_type(condition.name.value) if condition else parent
+                found += self.fields(selection.selection_set, on or parent)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self._fragments.get(selection.name.value)
+                if fragment is not None:
+                    on = self._schema.get_type(fragment.type_condition.name.value)
+                    found += self.fields(fragment.selection_set, on or parent)
+        return found
+
+    def field_cost(self, node: FieldNode, field: GraphQLField, page_size: int | None) -> int:
+        limit = self._limit(node, field)
+        field_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+        is_list = isinstance(field_type, GraphQLList)
+        below = 0
+        if node.selection_set is not None:
+            # A page (a single object with a `limit`) hands its limit to the list inside it.
+            inner_page = limit if not is_list else None
+            below = sum(
+                self.field_cost(child, child_field, inner_page)
+                for child, child_field in self.fields(
+                    node.selection_set, get_named_type(field.type)
+                )
+            )
+        size = (limit or page_size or DEFAULT_PAGE_SIZE) if is_list else 1
+        return 1 + size * below
+
+    def _limit(self, node: FieldNode, field: GraphQLField) -> int | None:
+        """The field's `limit` as execution will see it, within 1..MAX_PAGE_SIZE (a value outside
+        is refused by the resolver before any work); None when the field takes no `limit`."""
+        argument = field.args.get(LIMIT_ARGUMENT)
+        if argument is None:
+            return None
+        value: object = argument.default_value
+        for given in node.arguments or ():
+            if given.name.value == LIMIT_ARGUMENT:
+                value = value_from_ast(given.value, GraphQLInt, self._variables)
+        if not isinstance(value, int) or isinstance(value, bool):
+            return DEFAULT_PAGE_SIZE
+        return min(max(value, 1), MAX_PAGE_SIZE)
+
+
+class QueryCost(SchemaExtension):
+    """Prices each operation before it runs: over `max_cost` it is refused (QUERY_TOO_COMPLEX) and
+    nothing runs; otherwise each top-level field past the first spends one more unit of the rate
+    limit (the request's first unit is spent before parsing, graph/app.py), and past the budget
+    nothing runs either. Every answer carries the cost in `extensions.cost`."""
+
+    def __init__(self, *, max_cost: int) -> None:
+        super().__init__()
+        self._max_cost = max_cost
+        self._cost = 0
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        measured = measure(
+            context.schema._schema,
+            context.graphql_document,
+            context.operation_name,
+            context.variables,
+        )
+        self._cost = measured.cost
+        refusal: GraphQLError | None = None
+        if measured.cost > self._max_cost:
+            refusal = GraphQLError(
+                f"The operation costs {measured.cost}, more than the maximum of {self._max_cost}",
+                extensions={
+                    "code": QUERY_TOO_COMPLEX,
+                    "cost": measured.cost,
+                    "maxCost": self._max_cost,
+                },
+            )
+        elif measured.root_fields > 1:
+            graph_context: GraphContext = context.context
+            try:
+                await graph_context.spend_rate_limit(measured.root_fields - 1)
+            except RateLimitExceeded as exc:
+                refusal = GraphQLError(str(exc), original_error=exc)
+        if refusal is not None:
+            # A result set here replaces execution: no resolver runs.
+            context.result = ExecutionResult(data=None, errors=[refusal])
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return {"cost": self._cost}
