@@ -15,7 +15,7 @@ from starlette.routing import Match
 
 from api.schemas import ErrorBody
 from domain.errors import DomainError, ErrorKind, RateLimitExceeded
-from edge.errors import INTERNAL_ERROR_MESSAGE, UNAVAILABLE_MESSAGE, kind_of, validation_summary
+from edge.errors import INTERNAL_ERROR_MESSAGE, kind_of, unavailable_message, validation_summary
 from edge.ratelimit import rejection_headers
 from edge.security import SECURITY_HEADERS, STRICT_CSP
 
@@ -49,8 +49,7 @@ def known_error_response(exc: Exception) -> JSONResponse | None:
         return None
     status_code = STATUS_BY_KIND[kind]
     if kind is ErrorKind.UNAVAILABLE:
-        logger.error("database unavailable: %s", exc)
-        return error_response(status_code, UNAVAILABLE_MESSAGE, {"Retry-After": "2"})
+        return error_response(status_code, unavailable_message(exc), {"Retry-After": "2"})
     if isinstance(exc, RateLimitExceeded):
         return error_response(status_code, str(exc), rejection_headers(exc))
     headers = _BEARER_CHALLENGE if kind is ErrorKind.UNAUTHENTICATED else None

@@ -7,6 +7,7 @@ input models is BAD_INPUT. Anything else has no kind: it is a bug, logged and ma
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 
 from pydantic import ValidationError
@@ -17,6 +18,8 @@ from domain.errors import DomainError, ErrorKind
 
 UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly"
 INTERNAL_ERROR_MESSAGE = "Internal server error"
+
+logger = logging.getLogger(__name__)
 
 _UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError, OSError)
 
@@ -29,6 +32,16 @@ def kind_of(exc: BaseException) -> ErrorKind | None:
     if isinstance(exc, _UNAVAILABLE_ERRORS):
         return ErrorKind.UNAVAILABLE
     return None
+
+
+def unavailable_message(exc: BaseException) -> str:
+    """What a client is told of an UNAVAILABLE error, which is logged here: the domain's own
+    message, or a fixed one for a database failure (its text may hold SQL)."""
+    if isinstance(exc, DomainError):
+        logger.warning("unavailable: %s", exc)
+        return str(exc)
+    logger.error("database unavailable: %s", exc)
+    return UNAVAILABLE_MESSAGE
 
 
 def validation_summary(prefix: str, problems: Iterable[tuple[Sequence[str | int], str]]) -> str:

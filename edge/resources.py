@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from domain.orders.cache import OrderCache
 from domain.uow import UnitOfWork
 from domain.users.passwords import PasswordHasher
+from domain.users.service import LoginLimits
 from domain.users.tokens import TokenService
 from infra.db import create_engine, create_session_factory
 from infra.ratelimit import RateLimiter, RateLimitRule
@@ -27,15 +28,20 @@ from infra.settings import Settings
 class RateLimitRules:
     default: RateLimitRule
     auth: RateLimitRule
-    login_per_account: RateLimitRule
+    login: LoginLimits
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimitRules:
         return cls(
             default=RateLimitRule.parse("default", settings.rate_limit.default),
             auth=RateLimitRule.parse("auth", settings.rate_limit.auth),
-            login_per_account=RateLimitRule.parse(
-                "login_account", settings.rate_limit.login_per_account
+            login=LoginLimits(
+                per_address=RateLimitRule.parse(
+                    "login_account_ip", settings.rate_limit.login_per_account
+                ),
+                per_account=RateLimitRule.parse(
+                    "login_account", settings.rate_limit.login_per_account_global
+                ),
             ),
         )
 
@@ -65,7 +71,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     engine = create_engine(settings.database)
     redis = create_redis(settings.redis)
     breaker = RedisBreaker()
-    hasher = PasswordHasher()
+    hasher = PasswordHasher(max_waiting=settings.auth.password_hashing_max_waiting)
     cache = (
         OrderCache(
             redis,

@@ -16,7 +16,12 @@ from pydantic import ValidationError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import ErrorKind, RateLimitExceeded
-from edge.errors import INTERNAL_ERROR_MESSAGE, UNAVAILABLE_MESSAGE, kind_of, validation_summary
+from edge.errors import (
+    INTERNAL_ERROR_MESSAGE,
+    kind_of,
+    unavailable_message,
+    validation_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -110,20 +115,18 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         verdict = original.verdict
         extensions = {"code": code, "limit": verdict.limit, "retryAfter": verdict.retry_after}
         return _with(error, str(original), extensions)
-    if code == SERVICE_UNAVAILABLE:
-        return _with(error, UNAVAILABLE_MESSAGE, {"code": code})
+    if code == SERVICE_UNAVAILABLE and original is not None:
+        return _with(error, unavailable_message(original), {"code": code})
     return _with(error, str(original), {"code": code})
 
 
 def log_errors(errors: Sequence[GraphQLError]) -> None:
-    """Log what went wrong on our side: unexpected errors with their traceback, outages briefly."""
+    """Log unexpected errors with their traceback (outages are logged briefly as they are shaped)."""
     for error in errors:
         original = error.original_error
         if is_unexpected(error):
             exc_info = (type(original), original, original.__traceback__) if original else None
             logger.error("GraphQL error at %s: %s", error.path, error.message, exc_info=exc_info)
-        elif original is not None and _code_of(original) == SERVICE_UNAVAILABLE:
-            logger.error("database unavailable: %s", original)
 
 
 def _tag(errors: Sequence[GraphQLError] | None, code: str) -> None:

@@ -106,8 +106,9 @@ async def token(info: Info, email: str, password: str) -> Token:
             tokens=context.resources.tokens,
             email=email,
             password=password,
+            client_ip=context.client_ip,
             limiter=context.resources.limiter,
-            login_rule=context.resources.rate_limits.login_per_account,
+            limits=context.resources.rate_limits.login,
         )
     return Token.from_domain(access)
 

@@ -111,6 +111,9 @@ class AuthSettings(BaseSettings):
     jwt_issuer: str = "orders"
     jwt_audience: str = "orders-api"
     access_token_expire_minutes: int = Field(default=30, ge=1)
+    # Password checks (login, registration) that may wait for the hashing thread; past it the
+    # request is refused at once with 503 and Retry-After instead of queueing.
+    password_hashing_max_waiting: int = Field(default=32, ge=0)
 
 
 class RateLimitSettings(BaseSettings):
@@ -121,9 +124,14 @@ class RateLimitSettings(BaseSettings):
     default: str = "100/minute"
     # Per client IP, on /token and /register/.
     auth: str = "10/minute"
-    # Per account (the lower-cased email) on /token and the `token` mutation: every attempt counts,
-    # whether or not an account has that email, so the answer never tells which emails exist.
+    # Login attempts per account (the lower-cased email) and client IP, on /token and the `token`
+    # mutation: every attempt counts, whether or not an account has that email, so the answer never
+    # tells which emails exist; one address guessing cannot lock the owner out of other addresses.
     login_per_account: str = "5/minute"
+    # Login attempts per account from every address together, the ceiling a distributed guesser
+    # meets. Attempts refused per address do not count here. Trade-off: whoever spends it all (at
+    # least 20 addresses for a minute, or one for 20 minutes) locks the account until the window ends.
+    login_per_account_global: str = "100/hour"
 
 
 class CacheSettings(BaseSettings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, status
+from fastapi import Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import AppResources, UoW
@@ -13,6 +13,7 @@ from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
 from domain.users import service
 from domain.users.schemas import AccessToken, UserCreate, UserOut
+from edge.auth import client_ip
 
 router = SlashTolerantRouter(tags=["auth"], dependencies=[Depends(limit_auth)])
 
@@ -20,7 +21,7 @@ router = SlashTolerantRouter(tags=["auth"], dependencies=[Depends(limit_auth)])
 @router.post(
     "/register/",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(400, 409, 422, 429),
+    responses=error_responses(400, 409, 422, 429, 503),
 )
 async def register(data: UserCreate, uow: UoW, resources: AppResources) -> UserOut:
     """Create an account. The email is unique whatever its letter case; passwords have 8+ characters."""
@@ -28,14 +29,19 @@ async def register(data: UserCreate, uow: UoW, resources: AppResources) -> UserO
     return UserOut.model_validate(user)
 
 
-@router.post("/token", responses=error_responses(400, 401, 422, 429))
+@router.post("/token", responses=error_responses(400, 401, 422, 429, 503))
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UoW, resources: AppResources
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    uow: UoW,
+    resources: AppResources,
+    request: Request,
 ) -> AccessToken:
     """OAuth2 password flow: form fields `username` (the email) and `password` → a bearer token.
 
-    Limited per client IP and per account (`RATE_LIMIT_LOGIN_PER_ACCOUNT` attempts on one email,
-    from anywhere); past either limit, 429, whether or not the email has an account.
+    Limited per client IP (`RATE_LIMIT_AUTH`), per account and client IP
+    (`RATE_LIMIT_LOGIN_PER_ACCOUNT`), and per account from every address
+    (`RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL`); past any of them, 429, whether or not the email has an
+    account. 503 with Retry-After when too many password checks are already waiting.
     """
     return await service.issue_token(
         uow=uow,
@@ -43,6 +49,7 @@ async def token(
         tokens=resources.tokens,
         email=form.username,
         password=form.password,
+        client_ip=client_ip(request.scope),
         limiter=resources.limiter,
-        login_rule=resources.rate_limits.login_per_account,
+        limits=resources.rate_limits.login,
     )

@@ -21,6 +21,16 @@ class InvalidCredentials(DomainError):
         super().__init__("Incorrect email or password")
 
 
+class PasswordCheckQueueFull(DomainError):
+    """Too many password checks are already waiting for the hashing thread: refused at once, not
+    queued, so a burst of logins cannot hold connections and memory for as long as it lasts."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+    def __init__(self) -> None:
+        super().__init__("Too many logins are being checked; try again shortly")
+
+
 class InvalidToken(DomainError):
     """The access token is missing, malformed, expired, or not signed by us."""
 

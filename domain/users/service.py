@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
@@ -33,6 +34,14 @@ async def register_user(*, uow: UnitOfWork, hasher: PasswordHasher, data: UserCr
     return user
 
 
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """The two limits on attempts to log into one account (RATE_LIMIT_LOGIN_PER_ACCOUNT[_GLOBAL])."""
+
+    per_address: RateLimitRule
+    per_account: RateLimitRule
+
+
 async def issue_token(
     *,
     uow: UnitOfWork,
@@ -40,21 +49,27 @@ async def issue_token(
     tokens: TokenService,
     email: str,
     password: str,
+    client_ip: str,
     limiter: RateLimiter | None = None,
-    login_rule: RateLimitRule | None = None,
+    limits: LoginLimits | None = None,
 ) -> AccessToken:
     """Check the credentials and issue an access token.
 
     An unknown email costs the same password check as a wrong password, and both raise the same
     `InvalidCredentials`, so neither the answer nor its timing reveals which emails exist.
 
-    With a `limiter`, `login_rule` bounds the attempts on one account, wherever they come from: each
-    attempt on an email (lower-cased) is counted before anything is checked, successful or not, and
-    whether or not an account has that email; past the limit `RateLimitExceeded`, the same for every
-    email. Redis unreachable: no limit (fails open, like every limit).
+    With a `limiter`, `limits` bound the attempts on one account: `per_address` from one client IP,
+    then `per_account` from every address together (an attempt refused per address is not counted
+    there, so one address cannot spend an account's whole ceiling faster than its own limit allows,
+    and cannot lock the owner out of another address). Each attempt on an email (lower-cased) is
+    counted before anything is checked, successful or not, whether or not an account has that email;
+    past a limit `RateLimitExceeded`, the same for every email. Redis unreachable: no limit (fails
+    open, like every limit).
     """
-    if login_rule is not None:
-        await spend(limiter, login_rule, _account_identity(email))
+    if limits is not None:
+        account = _account_identity(email)
+        await spend(limiter, limits.per_address, f"{account}:ip:{client_ip}")
+        await spend(limiter, limits.per_account, account)
     # No account has an email PostgreSQL cannot store (NUL, lone surrogates): nothing to look up.
     user = await uow.users.get_by_email(email) if is_storable(email) else None
     if not await hasher.verify(password, user.password_hash if user else None) or user is None:
