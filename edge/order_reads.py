@@ -46,3 +46,7 @@ class CountedOrderCache:
         if cache is None:
             return False
         return await cache.put(order_id=order_id, version=version, user_id=user_id, body=body)
+
+    async def invalidate(self, *, order_id: uuid.UUID, version: int) -> bool:
+        cache = self._resources.order_cache
+        return cache is None or await cache.invalidate(order_id=order_id, version=version)

@@ -5,6 +5,11 @@ A hit costs one HMGET and no database round trip; the owner id lets the ownershi
 
 Writes go through a Lua script that refuses to replace a newer version with an older one, so a slow
 reader that loaded version 1 can never put it back over the version 2 a status change just stored.
+
+A change first invalidates (before its commit): the hash keeps only the new version number, without
+a body, so every read misses until the new body is stored, and a reader that loaded the old row
+cannot store it (its version is older). The change fails when that is impossible. After the commit
+the new body is stored; if that write is lost, the next read that misses stores it (same version).
 """
 
 from __future__ import annotations
@@ -30,6 +35,17 @@ return 1
 """
 
 
+_INVALIDATE = """
+local current = redis.call('HGET', KEYS[1], 'v')
+if not current or tonumber(current) < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'v', ARGV[1])
+end
+redis.call('HDEL', KEYS[1], 'b')
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class CachedOrder:
     user_id: int
@@ -49,6 +65,8 @@ class OrderCacheSource(Protocol):
         self, *, order_id: uuid.UUID, version: int, user_id: int, body: bytes
     ) -> bool: ...
 
+    async def invalidate(self, *, order_id: uuid.UUID, version: int) -> bool: ...
+
 
 class OrderCache:
     # The hash fields a read needs, in the order `decode` takes them: owner, body.
@@ -62,6 +80,7 @@ class OrderCache:
         self._prefix = f"{key_prefix}order:"
         self._ttl = ttl_seconds
         self._put_if_newer = redis.register_script(_PUT_IF_NEWER)
+        self._invalidate = redis.register_script(_INVALIDATE)
 
     def key(self, order_id: uuid.UUID) -> str:
         return f"{self._prefix}{order_id}"
@@ -98,3 +117,12 @@ class OrderCache:
             return bool(stored)
 
         return await self._breaker.call(write, fallback=False, what="order cache write")
+
+    async def invalidate(self, *, order_id: uuid.UUID, version: int) -> bool:
+        """Drop the cached body and record `version` as the newest; False if Redis can't be told."""
+
+        async def write() -> bool:
+            await self._invalidate(keys=[self.key(order_id)], args=[version, self._ttl])
+            return True
+
+        return await self._breaker.call(write, fallback=False, what="order cache invalidation")

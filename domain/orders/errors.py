@@ -51,3 +51,13 @@ class IdempotencyKeyReused(DomainError):
             "This Idempotency-Key was already used for a different order request; "
             "use a new key for a new order"
         )
+
+
+class OrderCacheUnavailable(DomainError):
+    """A change could not first take the order's cached copy out of service (Redis unreachable):
+    it is refused rather than committed, or the old copy could outlive it."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+    def __init__(self) -> None:
+        super().__init__("The order cache is unavailable; try again shortly")

@@ -11,7 +11,12 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from domain.orders.cache import OrderCacheSource
-from domain.orders.errors import IdempotencyKeyReused, OrderListForbidden, OrderNotFound
+from domain.orders.errors import (
+    IdempotencyKeyReused,
+    OrderCacheUnavailable,
+    OrderListForbidden,
+    OrderNotFound,
+)
 from domain.orders.events import record_new_order
 from domain.orders.models import IdempotencyKey, Order
 from domain.orders.pagination import decode_cursor, encode_cursor
@@ -179,7 +184,9 @@ async def update_status(
     """Move the order to `status` if the rules allow it.
 
     The row is locked for the rest of the transaction, so of two concurrent moves the second sees the
-    first one's result and is judged against it: both can never win.
+    first one's result and is judged against it: both can never win. The cached copy is invalidated
+    before the commit (`OrderCacheUnavailable` if it cannot be), so no read after the commit can be
+    answered with the old status, even if the refresh after the commit is lost.
     """
     annotate(order_id=order_id, user_id=user_id, status=status.value)
     order = await uow.orders.get_owned_for_update(order_id=order_id, user_id=user_id)
@@ -190,6 +197,8 @@ async def update_status(
     order.updated_at = utcnow()
     order.version += 1
     await uow.session.flush()
+    if cache is not None and not await cache.invalidate(order_id=order.id, version=order.version):
+        raise OrderCacheUnavailable
     return _refresh_cache_after_commit(uow, cache, order)
 
 
