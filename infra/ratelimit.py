@@ -20,6 +20,7 @@ _HIT = """
 local counters = tonumber(ARGV[1])
 local units = tonumber(ARGV[2])
 local result = {}
+local refused = false
 for i = 1, counters do
   local window_ms = tonumber(ARGV[i + 2])
   local count = redis.call('INCRBY', KEYS[i], units)
@@ -28,12 +29,22 @@ for i = 1, counters do
     redis.call('PEXPIRE', KEYS[i], window_ms)
     ttl = window_ms
   end
+  if count > tonumber(ARGV[i + 2 + counters]) then
+    refused = true
+  end
   result[#result + 1] = count
   result[#result + 1] = ttl
 end
+-- A refused single unit counts (hammering past the limit keeps it closed); refused units of a
+-- request spending several are given back, so asking too much at once wastes nothing.
+if refused and units > 1 then
+  for i = 1, counters do
+    redis.call('DECRBY', KEYS[i], units)
+  end
+end
 -- Optionally, in the same round trip, fields of one more key (a hash): the hot path's cached order.
 if #KEYS > counters then
-  local values = redis.call('HMGET', KEYS[counters + 1], unpack(ARGV, counters + 3))
+  local values = redis.call('HMGET', KEYS[counters + 1], unpack(ARGV, 2 * counters + 3))
   for _, value in ipairs(values) do
     result[#result + 1] = value
   end
@@ -91,6 +102,7 @@ class RateLimiter:
             len(keys),
             units,
             *(item.get_expiry() * 1000 for item in rule.items),
+            *(item.amount for item in rule.items),
         ]
         if read is not None:
             keys.append(read[0])
@@ -103,9 +115,15 @@ class RateLimiter:
         reply = await self._breaker.call(run, fallback=None, what="rate limiting")
         if reply is None:
             return None, None
+        counts = [
+            (int(reply[2 * n] or 0), int(reply[2 * n + 1] or 0)) for n in range(len(rule.items))
+        ]
+        given_back = units > 1 and any(
+            count > item.amount for (count, _), item in zip(counts, rule.items, strict=True)
+        )
         verdicts = [
-            _verdict(item.amount, int(reply[2 * n] or 0), int(reply[2 * n + 1] or 0))
-            for n, item in enumerate(rule.items)
+            _verdict(item.amount, count, count - units if given_back else count, ttl_ms)
+            for (count, ttl_ms), item in zip(counts, rule.items, strict=True)
         ]
         refused = [v for v in verdicts if not v.allowed]
         verdict = (
@@ -119,10 +137,10 @@ class RateLimiter:
         return verdict, [value if isinstance(value, bytes) else None for value in values]
 
 
-def _verdict(limit: int, count: int, ttl_ms: int) -> RateLimitVerdict:
+def _verdict(limit: int, attempted: int, kept: int, ttl_ms: int) -> RateLimitVerdict:
     return RateLimitVerdict(
-        allowed=count <= limit,
+        allowed=attempted <= limit,
         limit=limit,
-        remaining=max(limit - count, 0),
+        remaining=max(limit - kept, 0),
         retry_after=max(1, -(-ttl_ms // 1000)),
     )

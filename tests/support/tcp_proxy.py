@@ -15,6 +15,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._blackhole = False
+        self._cut_on: bytes | None = None
+        self.cut = asyncio.Event()
         self.port = 0
 
     async def start(self) -> None:
@@ -30,6 +32,21 @@ class TcpProxy:
         for writer in list(self._connections):
             writer.close()
         self._connections.clear()
+
+    def _drop_everything(self) -> None:
+        # `stop` without waiting for the server to close: this runs inside one of its connections.
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._connections):
+            writer.close()
+        self._connections.clear()
+
+    def cut_on(self, pattern: bytes) -> None:
+        """The first time a client sends bytes holding `pattern`, drop them and go down (`stop`):
+        the server vanishes at that exact moment, e.g. between two commands of one request."""
+        self._cut_on = pattern
+        self.cut.clear()
 
     def blackhole(self, enabled: bool = True) -> None:
         """Accept connections and bytes, answer nothing: the server looks hung."""
@@ -50,17 +67,24 @@ class TcpProxy:
             return
         self._connections.add(upstream_writer)
         await asyncio.gather(
-            self._pipe(client_reader, upstream_writer),
+            self._pipe(client_reader, upstream_writer, watch=True),
             self._pipe(upstream_reader, client_writer),
         )
         self._connections.discard(client_writer)
         self._connections.discard(upstream_writer)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, watch: bool = False
+    ) -> None:
         with contextlib.suppress(OSError, ConnectionError):
             while data := await reader.read(65536):
                 if self._blackhole:
                     continue
+                if watch and self._cut_on is not None and self._cut_on in data:
+                    self._cut_on = None
+                    self._drop_everything()
+                    self.cut.set()
+                    break
                 writer.write(data)
                 await writer.drain()
         writer.close()
