@@ -1,0 +1,84 @@
+"""The attacks of tests/abuse run against a real API process (uvicorn, as `make run` starts it) on
+this run's PostgreSQL and Redis, with rate limits on, each API under a Redis key prefix of its own.
+
+The process trusts X-Forwarded-For from the loopback proxy (`TRUSTED_PROXIES`), so a test can speak
+from any client address, as clients behind a reverse proxy do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import ApiUser, UserFactory
+from tests.support.pipeline import app_env
+from tests.support.processes import ManagedProcess, Processes
+
+
+@dataclass(frozen=True)
+class Api:
+    process: ManagedProcess
+    base_url: str
+
+    def client(self, address: str = "192.0.2.1") -> httpx.AsyncClient:
+        """A client seen by the API as coming from `address`."""
+        return httpx.AsyncClient(
+            base_url=self.base_url, timeout=30, headers={"X-Forwarded-For": address}
+        )
+
+    async def user(self) -> ApiUser:
+        async with self.client(f"198.51.100.{uuid.uuid4().int % 250}") as client:
+            return await UserFactory(client).create()
+
+
+StartApi = Callable[..., Awaitable[Api]]
+
+
+@pytest.fixture
+async def start_api(
+    database_url: str, key_dir: Path, redis_prefix: str, clean_db: AsyncEngine
+) -> AsyncIterator[StartApi]:
+    """Starts an API process with the given environment overrides (e.g. RATE_LIMIT_DEFAULT="5/minute")."""
+    processes = Processes(
+        {
+            **app_env(database_url=database_url, key_dir=key_dir, redis_prefix=redis_prefix),
+            "OUTBOX_RELAY_ENABLED": "false",
+            "RATE_LIMIT_ENABLED": "true",
+            "TRUSTED_PROXIES": "127.0.0.1",
+            "LOG_LEVEL": "INFO",
+        }
+    )
+
+    async def start(**overrides: str) -> Api:
+        prefix = f"{redis_prefix}{uuid.uuid4().hex[:6]}:"
+        api, base_url = processes.api(**{"REDIS_KEY_PREFIX": prefix, **overrides})
+        await processes.ready(api)
+        return Api(process=api, base_url=base_url)
+
+    try:
+        yield start
+    finally:
+        await processes.stop_all()
+
+
+async def post_graphql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    body: dict[str, Any] = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    return await client.post("/graphql", json=body, headers=headers)
+
+
+def codes(response: httpx.Response) -> list[str]:
+    return [error["extensions"]["code"] for error in response.json().get("errors") or []]
