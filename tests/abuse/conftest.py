@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import ApiUser, UserFactory
@@ -41,12 +42,8 @@ class Api:
 StartApi = Callable[..., Awaitable[Api]]
 
 
-@pytest.fixture
-async def start_api(
-    database_url: str, key_dir: Path, redis_prefix: str, clean_db: AsyncEngine
-) -> AsyncIterator[StartApi]:
-    """Starts an API process with the given environment overrides (e.g. RATE_LIMIT_DEFAULT="5/minute")."""
-    processes = Processes(
+def _processes(database_url: str, key_dir: Path, redis_prefix: str) -> Processes:
+    return Processes(
         {
             **app_env(database_url=database_url, key_dir=key_dir, redis_prefix=redis_prefix),
             "OUTBOX_RELAY_ENABLED": "false",
@@ -56,16 +53,46 @@ async def start_api(
         }
     )
 
+
+async def _start(processes: Processes, redis_prefix: str, **overrides: str) -> Api:
+    prefix = f"{redis_prefix}{uuid.uuid4().hex[:6]}:"
+    api, base_url = processes.api(**{"REDIS_KEY_PREFIX": prefix, **overrides})
+    await processes.ready(api)
+    return Api(process=api, base_url=base_url)
+
+
+@pytest.fixture
+async def start_api(
+    database_url: str, key_dir: Path, redis_prefix: str, clean_db: AsyncEngine
+) -> AsyncIterator[StartApi]:
+    """Starts an API process with the given environment overrides (e.g. RATE_LIMIT_DEFAULT="5/minute")."""
+    processes = _processes(database_url, key_dir, redis_prefix)
+
     async def start(**overrides: str) -> Api:
-        prefix = f"{redis_prefix}{uuid.uuid4().hex[:6]}:"
-        api, base_url = processes.api(**{"REDIS_KEY_PREFIX": prefix, **overrides})
-        await processes.ready(api)
-        return Api(process=api, base_url=base_url)
+        return await _start(processes, redis_prefix, **overrides)
 
     try:
         yield start
     finally:
         await processes.stop_all()
+
+
+@pytest.fixture(scope="module")
+async def shared_api(
+    database_url: str, key_dir: Path, redis_prefix: str, db_engine: AsyncEngine
+) -> AsyncIterator[Api]:
+    """One API process with the default settings for a whole module of attacks."""
+    processes = _processes(database_url, key_dir, redis_prefix)
+    try:
+        yield await _start(processes, redis_prefix, RATE_LIMIT_DEFAULT="10000/minute")
+    finally:
+        await processes.stop_all()
+        async with db_engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "TRUNCATE users, orders, outbox_events, processed_events RESTART IDENTITY CASCADE"
+                )
+            )
 
 
 async def post_graphql(
