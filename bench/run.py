@@ -28,6 +28,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from graphql import parse as graphql_parse
 from yarl import URL
 
 from bench import chart
@@ -46,6 +47,9 @@ from bench.stack import (
     throwaway_backends,
 )
 from domain.orders.pagination import encode_cursor
+from graph import cost
+from graph.schema import create_schema
+from graph.settings import GraphQLSettings
 
 RESULTS = ROOT / "bench" / "results"
 SCENARIO_LUA = ROOT / "bench" / "wrk" / "scenario.lua"
@@ -268,6 +272,118 @@ class LoginTrickle:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+# Every field of an order, its items and its owner: what a page of orders can cost.
+_ORDER_SELECTION = (
+    "id userId status totalPrice createdAt updatedAt "
+    "items { productId name quantity price } owner { id email createdAt }"
+)
+COSTLY_LOOPS = int(os.environ.get("BENCH_COSTLY_LOOPS", "8"))
+COSTLY_ITEMS = 50  # items in each order the costly document reads
+
+
+def costliest_document() -> tuple[str, int]:
+    """The most expensive document GRAPHQL_MAX_COST admits: pages of orders with every field,
+    each as long as the remaining budget allows (at most 100). Returns it with its cost."""
+    settings = GraphQLSettings()
+    schema = create_schema(settings)._schema
+
+    def document(limits: list[int]) -> str:
+        pages = " ".join(
+            f"p{n}: orders(userId: $me, limit: {limit}) {{ {_ORDER_SELECTION} }}"
+            for n, limit in enumerate(limits)
+        )
+        return f"query($me: Int!) {{ {pages} }}"
+
+    def price(limits: list[int]) -> int:
+        return cost.measure(schema, graphql_parse(document(limits)), None, {"me": 1}).cost
+
+    limits: list[int] = []
+    while fits := [n for n in range(1, 101) if price([*limits, n]) <= settings.max_cost]:
+        limits.append(max(fits))
+    return document(limits), price(limits)
+
+
+async def seed_costly_orders(dsn: str, user_id: int, count: int) -> None:
+    """Orders of `COSTLY_ITEMS` items each, so the costly document reads every item it may."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(
+            """
+            INSERT INTO orders (id, user_id, items, total_price, status, created_at, updated_at, version)
+            SELECT gen_random_uuid(), $1,
+                   (SELECT jsonb_agg(jsonb_build_object('product_id', 'sku-' || i, 'name', 'Item ' || i,
+                                                        'quantity', 1, 'price', '1.00'))
+                    FROM generate_series(1, $3) i),
+                   $3, 'PENDING', now(), now(), 1
+            FROM generate_series(1, $2)
+            """,
+            user_id,
+            count,
+            COSTLY_ITEMS,
+        )
+    finally:
+        await connection.close()
+
+
+def costly_graphql_scenario(
+    base: str, costly_id: int, costly_token: str, reader_token: str, reader_ids: list[str]
+) -> Result:
+    """`COSTLY_LOOPS` clients each POST the costliest admitted document in a loop, while another
+    user GETs its cached orders one after another: how long do that user's reads take?"""
+    document, price = costliest_document()
+    body = {"query": document, "variables": {"me": costly_id}}
+    stop = threading.Event()
+    heavy: list[tuple[int, bool]] = []  # (HTTP status, had errors)
+
+    def loop() -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            headers = {"Authorization": f"Bearer {costly_token}"}
+            while not stop.is_set():
+                answer = client.post("/graphql", json=body, headers=headers)
+                heavy.append((answer.status_code, b'"errors"' in answer.content))
+
+    loops = [threading.Thread(target=loop, daemon=True) for _ in range(COSTLY_LOOPS)]
+    for thread in loops:
+        thread.start()
+    latencies: list[float] = []
+    statuses: list[int] = []
+    with httpx.Client(base_url=base, timeout=30) as reader:
+        headers = {"Authorization": f"Bearer {reader_token}"}
+        ended = time.monotonic() + WARMUP + DURATION
+        measured_from = time.monotonic() + WARMUP
+        n = 0
+        while (now := time.monotonic()) < ended:
+            n += 1
+            started = time.perf_counter()
+            response = reader.get(f"/orders/{reader_ids[n % len(reader_ids)]}/", headers=headers)
+            if now >= measured_from:
+                latencies.append(time.perf_counter() - started)
+                statuses.append(response.status_code)
+    stop.set()
+    for thread in loops:
+        thread.join()
+    latencies.sort()
+    failed_heavy = sum(1 for status, errors in heavy if status != 200 or errors)
+    result = Result(
+        scenario=f"7. cached GET while {COSTLY_LOOPS} loops POST the costliest GraphQL document",
+        rps=len(latencies) / DURATION,
+        p50_ms=1000 * latencies[len(latencies) // 2],
+        p99_ms=1000 * latencies[int(len(latencies) * 0.99)],
+        errors=sum(1 for status in statuses if status != 200),
+        requests=len(latencies),
+        wrk_cpu_percent=0.0,
+        baseline="-",
+        note=f"one reader, sequential; document cost {price:,}; {len(heavy):,} costly answers "
+        f"({len(heavy) / (WARMUP + DURATION):.1f}/s), {failed_heavy} with errors; target p99 < 500 ms",
+    )
+    print(
+        f"  {result.scenario}: p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+        f"non-200 {result.errors}; {result.note}",
+        flush=True,
+    )
+    return result
 
 
 def redis_benchmark() -> float:
@@ -513,6 +629,8 @@ def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database
             write_ids("patch-warmup", pending[1::2]),
         )
         deep_cursor = asyncio.run(cursor_at(dsn, deep_id, 1000 * 50 - 1))
+        costly_id, costly_token = login(base, f"costly-{tag}@example.com")
+        asyncio.run(seed_costly_orders(dsn, costly_id, 200))
 
         print("API scenarios", flush=True)
         cached = versus(
@@ -572,6 +690,15 @@ def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database
                     reader_ids,
                 ),
                 b1,
+            )
+            run.results.append(
+                costly_graphql_scenario(
+                    base,
+                    costly_id,
+                    costly_token,
+                    reader_token,
+                    asyncio.run(order_ids(dsn, reader_id, 1000)),
+                )
             )
         print("pipeline", flush=True)
         run.extra.update(pipeline_scenario(base, dsn, writer_token))

@@ -80,7 +80,7 @@ def _variable_values(
     coerced = get_variable_values(
         schema, operation.variable_definitions or (), dict(variables or {})
     )
-    return coerced if isinstance(coerced, dict) else {}
+    return {} if isinstance(coerced, list) else dict(coerced.coerced)
 
 
 class _Walk:

@@ -23,6 +23,6 @@ class GraphQLSettings(BaseSettings):
     max_aliases: int = Field(default=15, ge=0)
     # Tokens per document; bounds the parser's work before anything else runs.
     max_tokens: int = Field(default=2000, ge=1)
-    # Highest cost (graph/cost.py) an operation may have: one full page, `orders(limit: 100)` with
-    # every field of every order and item, costs 21,201; the playground's examples at most 1,541.
-    max_cost: int = Field(default=25_000, ge=1)
+    # Highest cost (graph/cost.py) an operation may have. The playground's examples cost at most
+    # 1,541; a default page (50 orders) of every field of every order, item and owner costs 10,551.
+    max_cost: int = Field(default=12_000, ge=1)

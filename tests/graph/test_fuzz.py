@@ -20,15 +20,20 @@ from graph.settings import GraphQLSettings
 from tests.support.fuzzing import FuzzTarget, fuzz_config
 
 # Money: well-formed amounts, and anything else a client could put in a Decimal (the server must
-# refuse the rest with BAD_USER_INPUT).
+# refuse the rest with BAD_USER_INPUT), including the strings REST refuses and numbers at the edges
+# of JSON (a negative zero, exponents, values no float holds).
+EDGE_MONEY_STRINGS = ["1e2", "１０", "1_000", "+5", " 5", "-0.0", "1e999999999", "NaN", "Infinity"]
+EDGE_NUMBERS = ["-0.0", "-0", "0E-10", "1e2", "5E-1", "1e400", "-1e400", "1e-400", "1E+308"]
 schemathesis.graphql.scalar(
     "Decimal",
     st.one_of(
         st.decimals(min_value=Decimal(0), max_value=Decimal(10**6), places=2).map(str),
         st.text(max_size=20),
+        st.sampled_from(EDGE_MONEY_STRINGS),
     ).map(nodes.String)
     | st.integers().map(nodes.Int)
-    | st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float),
+    | st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float)
+    | st.sampled_from(EDGE_NUMBERS).map(nodes.Float),
 )
 
 # The schema the app serves at /graphql (by introspection), built the way the app builds it. (Not
@@ -46,6 +51,7 @@ EXPECTED_CODES = {
     errors.CODE_BY_KIND[ErrorKind.CONFLICT],
     errors.GRAPHQL_PARSE_FAILED,
     errors.GRAPHQL_VALIDATION_FAILED,
+    errors.QUERY_TOO_COMPLEX,
 }
 
 
