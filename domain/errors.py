@@ -20,7 +20,8 @@ class ErrorKind(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     BAD_INPUT = "BAD_INPUT"
     RATE_LIMITED = "RATE_LIMITED"
-    # A dependency (PostgreSQL) cannot serve the request right now: retry shortly.
+    # A dependency cannot serve the request right now (PostgreSQL down, the order cache unreachable
+    # for a change, the password-hashing queue full): retry shortly.
     UNAVAILABLE = "UNAVAILABLE"
 
 

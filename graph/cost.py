@@ -135,8 +135,9 @@ class _Walk:
         return 1 + size * below
 
     def _limit(self, node: FieldNode, field: GraphQLField) -> int | None:
-        """The field's `limit` as execution will see it, within 1..MAX_PAGE_SIZE (a value outside
-        is refused by the resolver before any work); None when the field takes no `limit`."""
+        """The field's `limit` as execution will see it; None when the field takes no `limit`. A
+        value outside 1..MAX_PAGE_SIZE counts as 1: the resolver refuses it (BAD_USER_INPUT, the
+        more useful answer) before any work."""
         argument = field.args.get(LIMIT_ARGUMENT)
         if argument is None:
             return None
@@ -146,7 +147,7 @@ class _Walk:
                 value = value_from_ast(given.value, GraphQLInt, self._variables)
         if not isinstance(value, int) or isinstance(value, bool):
             return DEFAULT_PAGE_SIZE
-        return min(max(value, 1), MAX_PAGE_SIZE)
+        return value if 1 <= value <= MAX_PAGE_SIZE else 1
 
 
 class QueryCost(SchemaExtension):

@@ -121,7 +121,9 @@ def order_read_response(read: service.OrderRead, headers: Mapping[str, str]) -> 
     )
 
 
-@router.patch("/{order_id}/", responses=error_responses(*_BODY_ERRORS, *_AUTH_ERRORS, 404, 409))
+@router.patch(
+    "/{order_id}/", responses=error_responses(*_BODY_ERRORS, *_AUTH_ERRORS, 404, 409, 503)
+)
 async def update_order_status(
     order_id: uuid.UUID,
     data: StatusUpdate,
@@ -129,7 +131,10 @@ async def update_order_status(
     uow: UoW,
     cache: OrderCacheDep,
 ) -> OrderOut:
-    """Change the status: PENDING → PAID | CANCELED, PAID → SHIPPED | CANCELED; others are 409."""
+    """Change the status: PENDING → PAID | CANCELED, PAID → SHIPPED | CANCELED; others are 409.
+
+    503 (nothing changed) when the cached copy cannot be invalidated first (Redis unreachable).
+    """
     return await service.update_status(
         uow=uow, cache=cache, user_id=user_id, order_id=order_id, status=data.status
     )

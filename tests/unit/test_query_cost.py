@@ -34,8 +34,9 @@ def measure(document: str, variables: dict[str, object] | None = None) -> cost.O
         # A page hands its limit to its list; a variable counts with its value, or its default.
         ("{ ordersPage(userId: 1, limit: 7) { nextCursor items { id } } }", 1 + 1 + 1 + 7),
         ("query($n: Int = 4) { orders(userId: 1, limit: $n) { id } }", 1 + 4),
-        # Out-of-range limits are refused by the resolver; they count as the nearest valid one.
-        ("{ orders(userId: 1, limit: 100000) { id } }", 1 + 100),
+        # Out-of-range limits are refused by the resolver before any work: they count as 1.
+        ("{ orders(userId: 1, limit: 100000) { id } }", 1 + 1),
+        ("{ orders(userId: 1, limit: 0) { id } }", 1 + 1),
         # Fragments count like the fields they stand for.
         (
             "query { orders(userId: 1, limit: 2) { ...F ... on Order { status } } } "
