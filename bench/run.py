@@ -367,7 +367,7 @@ def costly_graphql_scenario(
     latencies.sort()
     failed_heavy = sum(1 for status, errors in heavy if status != 200 or errors)
     result = Result(
-        scenario=f"7. cached GET while {COSTLY_LOOPS} loops POST the costliest GraphQL document",
+        scenario=f"9. cached GET while {COSTLY_LOOPS} loops POST the costliest GraphQL document",
         rps=len(latencies) / DURATION,
         p50_ms=1000 * latencies[len(latencies) // 2],
         p99_ms=1000 * latencies[int(len(latencies) * 0.99)],
