@@ -12,6 +12,7 @@ unit of the rate limit, as the same work would over REST.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -150,15 +151,29 @@ class _Walk:
         return value if 1 <= value <= MAX_PAGE_SIZE else 1
 
 
+# An operation costing more than this share of GRAPHQL_MAX_COST is costly: it holds the event loop
+# for long stretches (graphql-core completes a list without yielding), so costly operations execute
+# one at a time in each process. Measured by `make bench` (scenario 9): with 8 clients looping on the
+# costliest document, another user's cached reads went from p50 ~350 ms to ~60 ms.
+COSTLY_SHARE_OF_MAX = 10
+
+
+def costly_operations_gate() -> asyncio.Semaphore:
+    """The gate costly operations pass one at a time; one per schema, so one per process."""
+    return asyncio.Semaphore(1)
+
+
 class QueryCost(SchemaExtension):
     """Prices each operation before it runs: over `max_cost` it is refused (QUERY_TOO_COMPLEX) and
     nothing runs; otherwise each top-level field past the first spends one more unit of the rate
     limit (the request's first unit is spent before parsing, graph/app.py), and past the budget
-    nothing runs either. Every answer carries the cost in `extensions.cost`."""
+    nothing runs either; a costly operation waits for the `costly` gate. Every answer carries the
+    cost in `extensions.cost`."""
 
-    def __init__(self, *, max_cost: int) -> None:
+    def __init__(self, *, max_cost: int, costly: asyncio.Semaphore) -> None:
         super().__init__()
         self._max_cost = max_cost
+        self._costly = costly
         self._cost = 0
 
     async def on_execute(self) -> AsyncIterator[None]:
@@ -190,6 +205,10 @@ class QueryCost(SchemaExtension):
         if refusal is not None:
             # A result set here replaces execution: no resolver runs.
             context.result = ExecutionResult(data=None, errors=[refusal])
+        elif measured.cost > self._max_cost // COSTLY_SHARE_OF_MAX:
+            async with self._costly:
+                yield
+            return
         yield
 
     def get_results(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph import resolvers
-from graph.cost import QueryCost
+from graph.cost import QueryCost, costly_operations_gate
 from graph.errors import ErrorCodes, log_errors
 from graph.settings import GraphQLSettings
 from graph.tracing import GraphQLTracing
@@ -95,7 +95,7 @@ def create_schema(
     ]
     extensions: Sequence[Callable[[], SchemaExtension]] = [
         ErrorCodes,
-        functools.partial(QueryCost, max_cost=settings.max_cost),
+        functools.partial(QueryCost, max_cost=settings.max_cost, costly=costly_operations_gate()),
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         functools.partial(AddValidationRules, limit_rules),
         # A repeated operation is validated once (validation was most of a cached read's cost). Documents
