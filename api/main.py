@@ -17,6 +17,7 @@ from api.errors import install_error_handlers
 from api.fastpath import CachedOrderFastPath
 from api.middleware import EdgeMiddleware
 from api.routes import auth, health, metrics, orders
+from api.routes.metrics import OutboxBacklog
 from api.settings import ApiProcessSettings, get_api_settings
 from edge.resources import open_resources
 from graph.app import mount_graphql
@@ -49,6 +50,7 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
                 database=settings.database,
                 session_factory=services.session_factory,
             )
+            app.state.outbox_backlog = OutboxBacklog(services)
             app.state.readiness = Readiness(
                 engine=services.engine,
                 redis=services.redis,

@@ -2,27 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import AppResources
+from edge.resources import Resources
 from infra.metrics import OUTBOX_BACKLOG
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
 
+# Scrapes more frequent than this reuse the last reading: /metrics can never be used to load the
+# database.
+BACKLOG_MAX_AGE_SECONDS = 1.0
+
+
+class OutboxBacklog:
+    """The outbox backlog gauge, read at scrape time at most once a second (built by the lifespan)."""
+
+    def __init__(self, resources: Resources) -> None:
+        self._resources = resources
+        self._lock = asyncio.Lock()
+        self._read_at = -BACKLOG_MAX_AGE_SECONDS
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._read_at >= BACKLOG_MAX_AGE_SECONDS:
+                OUTBOX_BACKLOG.set(await self._count())
+                self._read_at = time.monotonic()
+
+    async def _count(self) -> float:
+        # One cheap count over an index of pending rows. Without PostgreSQL the backlog is unknown
+        # (NaN), and the rest is still worth scraping.
+        try:
+            async with self._resources.unit_of_work(read_only=True) as uow:
+                return await uow.outbox.count_pending()
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            logger.debug("metrics: outbox backlog unknown: %r", exc)
+            return float("nan")
+
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(resources: AppResources) -> Response:
-    # The backlog is read at scrape time: one cheap count over an index of pending rows. Without
-    # PostgreSQL it is unknown (NaN), and the rest is still worth scraping.
-    try:
-        async with resources.unit_of_work(read_only=True) as uow:
-            OUTBOX_BACKLOG.set(await uow.outbox.count_pending())
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
-        logger.debug("metrics: outbox backlog unknown: %r", exc)
-        OUTBOX_BACKLOG.set(float("nan"))
+async def metrics(request: Request) -> Response:
+    backlog: OutboxBacklog = request.app.state.outbox_backlog
+    await backlog.refresh()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
