@@ -15,7 +15,13 @@ from starlette.routing import Match
 
 from api.schemas import ErrorBody
 from domain.errors import DomainError, ErrorKind, RateLimitExceeded
-from edge.errors import INTERNAL_ERROR_MESSAGE, kind_of, unavailable_message, validation_summary
+from edge.errors import (
+    INTERNAL_ERROR_MESSAGE,
+    UNAVAILABLE_RETRY_AFTER_SECONDS,
+    kind_of,
+    unavailable_message,
+    validation_summary,
+)
 from edge.ratelimit import rejection_headers
 from edge.security import SECURITY_HEADERS, STRICT_CSP
 
@@ -49,7 +55,8 @@ def known_error_response(exc: Exception) -> JSONResponse | None:
         return None
     status_code = STATUS_BY_KIND[kind]
     if kind is ErrorKind.UNAVAILABLE:
-        return error_response(status_code, unavailable_message(exc), {"Retry-After": "2"})
+        retry_after = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
+        return error_response(status_code, unavailable_message(exc), retry_after)
     if isinstance(exc, RateLimitExceeded):
         return error_response(status_code, str(exc), rejection_headers(exc))
     headers = _BEARER_CHALLENGE if kind is ErrorKind.UNAUTHENTICATED else None

@@ -18,6 +18,8 @@ from domain.errors import DomainError, ErrorKind
 
 UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly"
 INTERNAL_ERROR_MESSAGE = "Internal server error"
+# When a client may try again after an UNAVAILABLE answer (REST: Retry-After; GraphQL: retryAfter).
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
 logger = logging.getLogger(__name__)
 

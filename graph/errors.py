@@ -18,6 +18,7 @@ from strawberry.extensions import SchemaExtension
 from domain.errors import ErrorKind, RateLimitExceeded
 from edge.errors import (
     INTERNAL_ERROR_MESSAGE,
+    UNAVAILABLE_RETRY_AFTER_SECONDS,
     kind_of,
     unavailable_message,
     validation_summary,
@@ -116,7 +117,8 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         extensions = {"code": code, "limit": verdict.limit, "retryAfter": verdict.retry_after}
         return _with(error, str(original), extensions)
     if code == SERVICE_UNAVAILABLE and original is not None:
-        return _with(error, unavailable_message(original), {"code": code})
+        extensions = {"code": code, "retryAfter": UNAVAILABLE_RETRY_AFTER_SECONDS}
+        return _with(error, unavailable_message(original), extensions)
     return _with(error, str(original), {"code": code})
 
 

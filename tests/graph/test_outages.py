@@ -38,5 +38,6 @@ async def test_a_database_outage_is_service_unavailable(
 
     assert result.codes == ["SERVICE_UNAVAILABLE"]
     assert result.errors[0]["message"] == "The database is unavailable; try again shortly"
+    assert result.errors[0]["extensions"]["retryAfter"] == 2  # as REST's Retry-After
     assert "Traceback" not in result.http.text
     assert "database unavailable" in caplog.text
