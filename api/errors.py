@@ -13,8 +13,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from api.etags import etag
 from api.schemas import ErrorBody
 from domain.errors import DomainError, ErrorKind, RateLimitExceeded
+from domain.orders.errors import OrderVersionMismatch
 from edge.errors import (
     INTERNAL_ERROR_MESSAGE,
     UNAVAILABLE_RETRY_AFTER_SECONDS,
@@ -35,6 +37,7 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.UNAUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
     ErrorKind.BAD_INPUT: status.HTTP_422_UNPROCESSABLE_CONTENT,
     ErrorKind.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorKind.PRECONDITION_FAILED: status.HTTP_412_PRECONDITION_FAILED,
     ErrorKind.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
@@ -59,6 +62,9 @@ def known_error_response(exc: Exception) -> JSONResponse | None:
         return error_response(status_code, unavailable_message(exc), retry_after)
     if isinstance(exc, RateLimitExceeded):
         return error_response(status_code, str(exc), rejection_headers(exc))
+    if isinstance(exc, OrderVersionMismatch):
+        # The version to read (or to retry with, after a fresh read).
+        return error_response(status_code, str(exc), {"ETag": etag(exc.current_version)})
     headers = _BEARER_CHALLENGE if kind is ErrorKind.UNAUTHENTICATED else None
     return error_response(status_code, str(exc), headers)
 

@@ -22,7 +22,7 @@ from api.middleware import ROUTE_TEMPLATE
 from api.routes.orders import order_read_response
 from domain.orders import service
 from domain.users.errors import InvalidToken
-from edge.auth import authorization_header, bearer_token, rate_limit_identity
+from edge.auth import authorization_header, bearer_token, rate_limit_identity, request_header
 from edge.order_reads import CountedOrderCache
 from edge.ratelimit import rate_limit_headers
 from edge.resources import Resources
@@ -65,6 +65,6 @@ class CachedOrderFastPath:
             response: Response = error_response
         else:
             limits = rate_limit_headers(cache.verdict) if cache.verdict is not None else {}
-            response = order_read_response(read, limits)
+            response = order_read_response(read, limits, request_header(scope, b"if-none-match"))
         await response(scope, receive, send)
         return True

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,12 +23,50 @@ from api.middleware import EdgeMiddleware
 from api.routes import auth, health, metrics, orders
 from api.routes.metrics import OutboxBacklog
 from api.settings import ApiProcessSettings, get_api_settings
+from edge.live import LiveHub
 from edge.resources import open_resources
 from graph.app import mount_graphql
 from infra.health import Readiness
 from infra.logs import configure_logging
 from infra.tracing import configure_tracing
 from relay.relay import start_outbox_relay
+
+
+def _close_live_connections_on_sigterm(hub: LiveHub) -> Callable[[], None]:
+    """On SIGTERM, close the live connections first (WebSockets with 1001, "going away", SSE streams
+    ended) so clients reconnect to another process, then hand the signal to the server's own handler.
+
+    Left to uvicorn, its shutdown would close WebSockets with 1012 and wait on SSE streams (which
+    never end by themselves) until killed. Returns the function that restores the previous handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    draining: set[asyncio.Task[None]] = set()
+
+    async def drain_then_stop(signum: int, frame: FrameType | None) -> None:
+        await hub.drain()
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            signal.signal(signal.SIGTERM, previous)
+            signal.raise_signal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        def start() -> None:
+            task = loop.create_task(drain_then_stop(signum, frame))
+            draining.add(task)
+            task.add_done_callback(draining.discard)
+
+        loop.call_soon_threadsafe(start)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
@@ -36,10 +78,12 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings) as services:
+        async with open_resources(settings, live=settings.live) as services:
             app.state.resources = services
             if tracer_provider is not None:
                 RedisInstrumentor.instrument_client(services.redis, tracer_provider=tracer_provider)
+            services.live.start()
+            restore_sigterm = _close_live_connections_on_sigterm(services.live)
             # Everything built so far lives as long as the process: keep it out of the cyclic GC's
             # full collections, whose scans of it stalled requests (the cached read's p99).
             gc.freeze()
@@ -59,6 +103,8 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
             try:
                 yield
             finally:
+                restore_sigterm()
+                await services.live.stop()
                 if relay is not None:
                     await relay.stop()
 
@@ -79,8 +125,17 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
         allow_origins=settings.app.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PATCH", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "If-Match",
+            "If-None-Match",
+            "Last-Event-ID",
+            "X-Request-ID",
+        ],
         expose_headers=[
+            "ETag",
             "Location",
             "Link",
             "Retry-After",

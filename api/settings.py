@@ -1,4 +1,5 @@
-"""The API process's settings: the shared groups, the relay it runs and the GraphQL endpoint it mounts."""
+"""The API process's settings: the shared groups, the relay it runs, the GraphQL endpoint it mounts and
+its live updates."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from edge.settings import LiveSettings
 from graph.settings import GraphQLSettings
 from infra.settings import Environment, Settings
 from relay.settings import OutboxSettings
@@ -17,6 +19,7 @@ class ApiProcessSettings(Settings):
 
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
 
     @model_validator(mode="after")
     def _keys_present_in_production(self) -> Self:

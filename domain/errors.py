@@ -20,6 +20,8 @@ class ErrorKind(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     BAD_INPUT = "BAD_INPUT"
     RATE_LIMITED = "RATE_LIMITED"
+    # The client's precondition (a version it expected) no longer holds: read again, then retry.
+    PRECONDITION_FAILED = "PRECONDITION_FAILED"
     # A dependency cannot serve the request right now (PostgreSQL down, the order cache unreachable
     # for a change, the password-hashing queue full): retry shortly.
     UNAVAILABLE = "UNAVAILABLE"

@@ -3,7 +3,7 @@
 It is the only way those open a transaction: `async with resources.unit_of_work() as uow:` (or the
 REST `UoW` dependency), then `uow.orders`, `uow.users`, ... Resources `flush()` and never commit. The
 boundary that opened the unit commits once (or rolls back), then runs the actions registered with
-`after_commit` (cache refreshes), which must never run for a transaction that did not commit.
+`after_commit` (cache refreshes, live order events), which must never run for a transaction that did not commit.
 """
 
 from __future__ import annotations
@@ -16,8 +16,13 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.events.repository import OutboxRepository
-from domain.orders.repository import IdempotencyKeyRepository, OrderRepository
+from domain.orders.repository import (
+    IdempotencyKeyRepository,
+    OrderEventRepository,
+    OrderRepository,
+)
 from domain.users.repository import UserRepository
+from infra.live import LivePublisher
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +30,15 @@ AfterCommit = Callable[[], Awaitable[None]]
 
 
 class UnitOfWork:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        live: LivePublisher | None = None,
+    ) -> None:
         self._session_factory = session_factory
+        # Where committed order events are announced to every API process (None: nowhere).
+        self.live = live
         self._session: AsyncSession | None = None
         self._after_commit: list[AfterCommit] = []
 
@@ -40,6 +52,10 @@ class UnitOfWork:
     @property
     def orders(self) -> OrderRepository:
         return OrderRepository(self.session)
+
+    @property
+    def order_events(self) -> OrderEventRepository:
+        return OrderEventRepository(self.session)
 
     @property
     def idempotency_keys(self) -> IdempotencyKeyRepository:

@@ -15,12 +15,16 @@ def bearer_token(authorization: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def authorization_header(scope: Scope) -> str | None:
-    """The raw `Authorization` value of an ASGI request, without building a Request object."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
+def request_header(scope: Scope, name: bytes) -> str | None:
+    """A raw header value of an ASGI request (`name` lower-case), without building a Request object."""
+    for key, value in scope["headers"]:
+        if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def authorization_header(scope: Scope) -> str | None:
+    return request_header(scope, b"authorization")
 
 
 def client_ip(scope: Scope) -> str:

@@ -18,7 +18,10 @@ from domain.uow import UnitOfWork
 from domain.users.passwords import PasswordHasher
 from domain.users.service import LoginLimits
 from domain.users.tokens import TokenService
+from edge.live import LiveHub
+from edge.settings import LiveSettings
 from infra.db import create_engine, create_session_factory
+from infra.live import LivePublisher
 from infra.ratelimit import RateLimiter, RateLimitRule
 from infra.redis import RedisBreaker, create_redis
 from infra.settings import Settings
@@ -57,17 +60,22 @@ class Resources:
     order_cache: OrderCache | None
     limiter: RateLimiter | None
     rate_limits: RateLimitRules
+    live_publisher: LivePublisher
+    # This process's live subscribers (GraphQL subscriptions, SSE); started by the API's lifespan.
+    live: LiveHub
 
     read_session_factory: async_sessionmaker[AsyncSession]
 
     def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
         """The one way to open a transaction. `read_only`: statements run in autocommit, so no
         BEGIN/COMMIT round trips; for reads only, never write through it."""
-        return UnitOfWork(self.read_session_factory if read_only else self.session_factory)
+        if read_only:
+            return UnitOfWork(self.read_session_factory)
+        return UnitOfWork(self.session_factory, live=self.live_publisher)
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+async def open_resources(settings: Settings, *, live: LiveSettings) -> AsyncIterator[Resources]:
     engine = create_engine(settings.database)
     redis = create_redis(settings.redis)
     breaker = RedisBreaker()
@@ -101,6 +109,10 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             order_cache=cache,
             limiter=limiter,
             rate_limits=RateLimitRules.from_settings(settings),
+            live_publisher=LivePublisher(redis, breaker, key_prefix=settings.redis.key_prefix),
+            live=LiveHub(
+                redis=redis, breaker=breaker, redis_settings=settings.redis, settings=live
+            ),
         )
     finally:
         hasher.close()

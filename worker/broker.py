@@ -6,6 +6,7 @@ runs `python -m worker` (see worker/main.py for why).
 
 from __future__ import annotations
 
+from redis import Redis
 from taskiq import TaskiqEvents, TaskiqState
 
 from domain.orders.events import PROCESS_NEW_ORDER_TASK
@@ -35,13 +36,21 @@ def create_broker(settings: WorkerProcessSettings | None = None) -> ReliableStre
         instrument_broker(broker)
         engine = create_sync_engine(settings.database, pool_size=settings.worker.db_pool_size)
         state.resources = WorkerResources(
-            engine=engine, sessions=create_sync_session_factory(engine)
+            engine=engine,
+            sessions=create_sync_session_factory(engine),
+            redis=Redis.from_url(
+                settings.redis.url,
+                socket_timeout=settings.redis.socket_timeout_seconds,
+                socket_connect_timeout=settings.redis.socket_timeout_seconds,
+            ),
+            key_prefix=settings.redis.key_prefix,
         )
 
     async def shutdown(state: TaskiqState) -> None:
         resources: WorkerResources | None = getattr(state, "resources", None)
         if resources is not None:
             resources.engine.dispose()
+            resources.redis.close()
 
     broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, startup)
     broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, shutdown)

@@ -7,14 +7,18 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from taskiq import Context, TaskiqDepends
 
 from domain.events.service import process_once
+from domain.orders import history
 from domain.orders.events import NEW_ORDER, NewOrderEvent
+from domain.orders.schemas import OrderChange
 from infra.correlation import correlation_id
 from infra.db import utcnow
+from infra.live import publish_sync
 from infra.metrics import TASKS
 from infra.tracing import annotate
 
@@ -30,6 +34,9 @@ class WorkerResources:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    # Live order events go to the API processes through it (infra/live.py).
+    redis: Redis
+    key_prefix: str
 
 
 def process_new_order(event: dict[str, Any], context: Annotated[Context, TaskiqDepends()]) -> None:
@@ -49,15 +56,28 @@ def process_new_order(event: dict[str, Any], context: Annotated[Context, TaskiqD
         new_order.event_id,
         new_order.correlation_id,
     )
+    changes: list[OrderChange] = []
+
+    def finish(session: Session) -> None:
+        # In the transaction that records the event: the PROCESSED history entry is written once.
+        change = history.record_processed(session=session, order_id=new_order.order_id)
+        if change is not None:
+            changes.append(change)
+        # One write for the whole line: a log line from another thread cannot land inside it.
+        print(f"Order {new_order.order_id} processed\n", end="", flush=True)
+
     done = process_once(
         sessions=resources.sessions,
         event_id=new_order.event_id,
         event_type=NEW_ORDER,
         started_at=started_at,
         work=lambda: time.sleep(WORK_SECONDS),
-        # One write for the whole line: a log line from another thread cannot land inside it.
-        finish=lambda: print(f"Order {new_order.order_id} processed\n", end="", flush=True),
+        finish=finish,
     )
+    # Committed: now the API processes may tell live subscribers.
+    for change in changes:
+        payload = change.model_dump_json().encode()
+        publish_sync(resources.redis, key_prefix=resources.key_prefix, payload=payload)
     TASKS.labels("processed" if done else "duplicate").inc()
     annotate(outcome="processed" if done else "duplicate")
     if done:

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response, status
 
 from api.deps import AppResources, CurrentUserId, OrderCacheDep, UoW
+from api.etags import etag, expected_version, none_match
 from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
-from api.schemas import error_responses
-from domain.orders import service
+from api.schemas import ErrorBody, error_responses
+from domain.orders import history, service
 from domain.orders.schemas import (
     DEFAULT_PAGE_SIZE,
     IDEMPOTENCY_KEY_MAX_LENGTH,
     IDEMPOTENCY_KEY_PATTERN,
     MAX_CURSOR_LENGTH,
     MAX_PAGE_SIZE,
+    ORDER_HISTORY,
     ORDER_LIST,
     OrderCreate,
+    OrderEventOut,
     OrderOut,
     StatusUpdate,
 )
@@ -30,6 +33,13 @@ router = SlashTolerantRouter(
 )
 
 _AUTH_ERRORS = (401, 422, 429)
+_ETAG_HEADER: dict[str, Any] = {
+    "ETag": {
+        "description": 'The order\'s version, quoted (`"3"`): send it back in `If-None-Match` '
+        "(GET) or `If-Match` (PATCH)",
+        "schema": {"type": "string"},
+    }
+}
 # A body that cannot be decoded at all (not UTF-8, a broken form) is 400 before validation.
 _BODY_ERRORS = (400,)
 
@@ -54,6 +64,7 @@ IdempotencyKeyHeader = Annotated[
         **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS),
         201: {
             "headers": {
+                **_ETAG_HEADER,
                 "Location": {"description": "The order's URL", "schema": {"type": "string"}},
                 "Idempotent-Replayed": {
                     "description": "`true` when an earlier request with the same Idempotency-Key "
@@ -82,6 +93,7 @@ async def create_order(
         uow=uow, cache=cache, user_id=user_id, data=data, idempotency_key=idempotency_key
     )
     response.headers["Location"] = f"/orders/{created.order.id}/"
+    response.headers["ETag"] = etag(created.order.version)
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return created.order
@@ -92,14 +104,34 @@ async def create_order(
     response_model=OrderOut,
     responses={
         **error_responses(*_AUTH_ERRORS, 404),
-        200: {"headers": {"X-Cache": {"description": "HIT when served from Redis, else MISS"}}},
+        200: {
+            "headers": {
+                **_ETAG_HEADER,
+                "X-Cache": {"description": "HIT when served from Redis, else MISS"},
+            }
+        },
+        304: {
+            "description": "Not Modified: `If-None-Match` names the current version; no body",
+            "headers": _ETAG_HEADER,
+        },
     },
 )
 async def get_order(
-    order_id: uuid.UUID, user_id: CurrentUserId, resources: AppResources, response: Response
+    order_id: uuid.UUID,
+    user_id: CurrentUserId,
+    resources: AppResources,
+    response: Response,
+    if_none_match: Annotated[
+        str | None,
+        Header(
+            alias="If-None-Match",
+            description="The ETag of the copy you hold: 304 with no body while it is current.",
+        ),
+    ] = None,
 ) -> Response:
     """One of your orders, from the Redis cache when possible (TTL 5 minutes, refreshed on change).
 
+    `ETag` is the order's version; with `If-None-Match` naming it, the answer is 304 with no body.
     Unknown ids and other users' orders both answer 404.
     """
     # Reads open a read-only unit of work here rather than take the UoW dependency: a cache hit
@@ -108,21 +140,37 @@ async def get_order(
         read = await service.get_order(
             uow=uow, cache=resources.order_cache, user_id=user_id, order_id=order_id
         )
-    return order_read_response(read, response.headers)
+    return order_read_response(read, response.headers, if_none_match)
 
 
-def order_read_response(read: service.OrderRead, headers: Mapping[str, str]) -> Response:
+def order_read_response(
+    read: service.OrderRead, headers: Mapping[str, str], if_none_match: str | None
+) -> Response:
     """The answer to a read of one order, here and on the fast path (api/fastpath.py): the cached
-    bytes as they are, no parsing, no re-serialising."""
-    return Response(
-        content=read.body,
-        media_type="application/json",
-        headers={**headers, "X-Cache": "HIT" if read.from_cache else "MISS"},
-    )
+    bytes as they are, no parsing, no re-serialising; 304 without them when the client's copy is
+    current."""
+    headers = {
+        **headers,
+        "ETag": etag(read.version),
+        "X-Cache": "HIT" if read.from_cache else "MISS",
+    }
+    if none_match(if_none_match, read.version):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(content=read.body, media_type="application/json", headers=headers)
 
 
 @router.patch(
-    "/{order_id}/", responses=error_responses(*_BODY_ERRORS, *_AUTH_ERRORS, 404, 409, 503)
+    "/{order_id}/",
+    responses={
+        **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS, 404, 409, 503),
+        200: {"headers": _ETAG_HEADER},
+        412: {
+            "model": ErrorBody,
+            "description": "Precondition Failed: `If-Match` names a version that is no longer "
+            "current; `ETag` is the current one",
+            "headers": _ETAG_HEADER,
+        },
+    },
 )
 async def update_order_status(
     order_id: uuid.UUID,
@@ -130,14 +178,48 @@ async def update_order_status(
     user_id: CurrentUserId,
     uow: UoW,
     cache: OrderCacheDep,
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='Change the order only if it is still at this version (its ETag, `"3"`); '
+            "otherwise 412. Without it, the change applies to whatever version is current.",
+        ),
+    ] = None,
 ) -> OrderOut:
     """Change the status: PENDING → PAID | CANCELED, PAID → SHIPPED | CANCELED; others are 409.
 
     503 (nothing changed) when the cached copy cannot be invalidated first (Redis unreachable).
+    With `If-Match`, only if nobody changed the order since you read it: a stale ETag is 412 (with
+    the current `ETag`), and nothing changes.
     """
-    return await service.update_status(
-        uow=uow, cache=cache, user_id=user_id, order_id=order_id, status=data.status
+    updated = await service.update_status(
+        uow=uow,
+        cache=cache,
+        user_id=user_id,
+        order_id=order_id,
+        status=data.status,
+        expected_version=expected_version(if_match),
     )
+    response.headers["ETag"] = etag(updated.version)
+    return updated
+
+
+@router.get(
+    "/{order_id}/history/",
+    response_model=list[OrderEventOut],
+    responses=error_responses(*_AUTH_ERRORS, 404),
+)
+async def get_order_history(
+    order_id: uuid.UUID, user_id: CurrentUserId, resources: AppResources
+) -> Response:
+    """Everything that happened to one of your orders, oldest first: CREATED, every STATUS_CHANGED
+    (with the status before and after), PROCESSED (when the worker finished it); each with its `seq`
+    (1, 2, 3 …) and time. Unknown ids and other users' orders both answer 404."""
+    async with resources.unit_of_work(read_only=True) as uow:
+        events = await history.order_history(uow=uow, user_id=user_id, order_id=order_id)
+    return Response(content=ORDER_HISTORY.dump_json(events), media_type="application/json")
 
 
 @router.get(

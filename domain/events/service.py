@@ -19,14 +19,15 @@ def process_once(
     event_type: str,
     started_at: datetime,
     work: Callable[[], None],
-    finish: Callable[[], None],
+    finish: Callable[[Session], None],
 ) -> bool:
     """Run `work`, then `finish`, unless the event is already processed; True if it ran now.
 
     `work` is the slow, repeatable part: it runs outside any transaction, so a task holds a database
     connection only for milliseconds and a small pool serves many concurrent tasks. `finish` is the
-    visible effect: it runs inside the transaction that records the event, after that record took the
-    event's lock, and the commit follows it at once. So two concurrent runs never both finish, and a
+    visible effect: it runs inside the transaction that records the event (and gets its session, to
+    write there what must happen exactly once), after that record took the event's lock, and the
+    commit follows it at once. So two concurrent runs never both finish, and a
     run that dies before the commit leaves the event unrecorded, to be done again on redelivery (the
     one duplicate left possible is a crash in the instant between `finish` and the commit).
     """
@@ -40,5 +41,5 @@ def process_once(
         )
         if not recorded:
             return False
-        finish()
+        finish(session)
     return True

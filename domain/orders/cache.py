@@ -50,6 +50,7 @@ return 1
 class CachedOrder:
     user_id: int
     body: bytes
+    version: int
 
     def readable_by(self, user_id: int) -> bool:
         """Only the owner may read an order, from the cache as from the database."""
@@ -69,8 +70,8 @@ class OrderCacheSource(Protocol):
 
 
 class OrderCache:
-    # The hash fields a read needs, in the order `decode` takes them: owner, body.
-    FIELDS: ClassVar[tuple[str, str]] = ("u", "b")
+    # The hash fields a read needs, in the order `decode` takes them: owner, body, version.
+    FIELDS: ClassVar[tuple[str, str, str]] = ("u", "b", "v")
 
     def __init__(
         self, redis: Redis, breaker: RedisBreaker, *, key_prefix: str, ttl_seconds: int
@@ -102,9 +103,13 @@ class OrderCache:
         None when absent. Counted as a hit or a miss."""
         cached = None
         if values is not None:
-            user_id, body = values
-            if isinstance(body, bytes) and isinstance(user_id, bytes | str | int):
-                cached = CachedOrder(user_id=int(user_id), body=body)
+            user_id, body, version = values
+            if (
+                isinstance(body, bytes)
+                and isinstance(user_id, bytes | str | int)
+                and isinstance(version, bytes | str | int)
+            ):
+                cached = CachedOrder(user_id=int(user_id), body=body, version=int(version))
         ORDER_CACHE.labels("hit" if cached is not None else "miss").inc()
         return cached
 

@@ -61,3 +61,28 @@ class OrderCacheUnavailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__("The order cache is unavailable; try again shortly")
+
+
+class OrderVersionMismatch(DomainError):
+    """The client's precondition (`If-Match`, `expectedVersion`) names a version that is not current."""
+
+    kind = ErrorKind.PRECONDITION_FAILED
+
+    def __init__(self, *, current_version: int) -> None:
+        self.current_version = current_version
+        super().__init__(
+            f"The order has changed: its current version is {current_version}; "
+            "read it again before changing it"
+        )
+
+
+class TooManyLiveSubscriptions(DomainError):
+    """A user holds as many live subscriptions (GraphQL or SSE, on any API process) as allowed."""
+
+    kind = ErrorKind.RATE_LIMITED
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"Too many live subscriptions: at most {limit} at once; close one before opening another"
+        )

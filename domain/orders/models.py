@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKey, Index, Integ
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.orders.status import OrderStatus
+from domain.orders.status import OrderEventKind, OrderStatus
 from infra.db import Base, utcnow
 
 
@@ -33,6 +33,30 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Bumped on every change; the cache never replaces a newer version with an older one.
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class OrderEvent(Base):
+    """One change of an order, written in the transaction of the change itself: the order's history.
+
+    `seq` counts 1, 2, 3 … per order; it is taken under the order's row lock, so it has no gaps and
+    no duplicates, and it is what live clients resume from (`afterSeq`, `Last-Event-ID`).
+    """
+
+    __tablename__ = "order_events"
+    __table_args__ = (CheckConstraint("seq >= 1", name="seq_positive"),)
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[OrderEventKind] = mapped_column(Enum(OrderEventKind, name="order_event_kind"))
+    # The status after the change, and before it (null for CREATED).
+    status: Mapped[OrderStatus] = mapped_column(Enum(OrderStatus, name="order_status"))
+    previous_status: Mapped[OrderStatus | None] = mapped_column(
+        Enum(OrderStatus, name="order_status")
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class IdempotencyKey(Base):

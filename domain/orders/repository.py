@@ -5,11 +5,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, insert, select, tuple_
+from sqlalchemy import Insert, Row, Table, delete, func, insert, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from domain.orders.models import IdempotencyKey, Order
+from domain.orders.models import IdempotencyKey, Order, OrderEvent
 from domain.orders.pagination import Position
+from domain.orders.status import OrderEventKind, OrderStatus
 
 _COLUMNS = cast(Table, Order.__table__).c
 
@@ -77,3 +79,110 @@ class IdempotencyKeyRepository:
                 IdempotencyKey.user_id == user_id, IdempotencyKey.created_at < before
             )
         )
+
+
+def _append_event(
+    *,
+    order_id: uuid.UUID,
+    kind: OrderEventKind,
+    status: OrderStatus,
+    previous_status: OrderStatus | None,
+    at: datetime,
+    correlation_id: str | None,
+) -> Insert:
+    """INSERT the order's next event, numbered max(seq) + 1; RETURNING the event.
+
+    The caller holds the order's row lock, so no other transaction appends to this order meanwhile;
+    and as a statement of its own (READ COMMITTED), it sees every event committed before the lock.
+    """
+    next_seq = (
+        select(func.coalesce(func.max(OrderEvent.seq), 0) + 1)
+        .where(OrderEvent.order_id == order_id)
+        .scalar_subquery()
+    )
+    return (
+        insert(OrderEvent)
+        .from_select(
+            ["order_id", "seq", "kind", "status", "previous_status", "at", "correlation_id"],
+            select(
+                literal(order_id, OrderEvent.order_id.type),
+                next_seq,
+                literal(kind, OrderEvent.kind.type),
+                literal(status, OrderEvent.status.type),
+                literal(previous_status, OrderEvent.previous_status.type),
+                literal(at, OrderEvent.at.type),
+                literal(correlation_id, OrderEvent.correlation_id.type),
+            ),
+        )
+        .returning(OrderEvent)
+    )
+
+
+class OrderEventRepository:
+    """An order's history (async: the API side)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def append(
+        self,
+        *,
+        order_id: uuid.UUID,
+        kind: OrderEventKind,
+        status: OrderStatus,
+        previous_status: OrderStatus | None,
+        at: datetime,
+        correlation_id: str | None,
+    ) -> OrderEvent:
+        """Append to the history of an order whose row this transaction has locked (or inserted)."""
+        stmt = _append_event(
+            order_id=order_id,
+            kind=kind,
+            status=status,
+            previous_status=previous_status,
+            at=at,
+            correlation_id=correlation_id,
+        )
+        event: OrderEvent = (await self._session.execute(stmt)).scalar_one()
+        return event
+
+    async def owned_after(
+        self, *, order_id: uuid.UUID, user_id: int, after_seq: int = 0
+    ) -> Sequence[OrderEvent]:
+        """The events of `user_id`'s order after `after_seq`, oldest first; none if not theirs."""
+        stmt = (
+            select(OrderEvent)
+            .join(Order, Order.id == OrderEvent.order_id)
+            .where(Order.id == order_id, Order.user_id == user_id, OrderEvent.seq > after_seq)
+            .order_by(OrderEvent.seq)
+        )
+        return (await self._session.execute(stmt)).scalars().all()
+
+
+class ProcessedOrderHistory:
+    """The worker's side of the history (sync): the PROCESSED event, in the task's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def append_processed(
+        self, *, order_id: uuid.UUID, at: datetime, correlation_id: str | None
+    ) -> tuple[int, OrderEvent] | None:
+        """Lock the order, append PROCESSED with its current status; (owner, event), or None if the
+        order no longer exists."""
+        locked = self._session.execute(
+            select(Order.user_id, Order.status).where(Order.id == order_id).with_for_update()
+        ).first()
+        if locked is None:
+            return None
+        user_id, status = locked
+        stmt = _append_event(
+            order_id=order_id,
+            kind=OrderEventKind.PROCESSED,
+            status=status,
+            previous_status=None,
+            at=at,
+            correlation_id=correlation_id,
+        )
+        event: OrderEvent = self._session.execute(stmt).scalar_one()
+        return user_id, event

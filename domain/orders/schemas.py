@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from domain.orders.status import OrderStatus
+from domain.orders.status import OrderEventKind, OrderStatus
 from infra.text import is_storable
 
 MAX_ITEMS = 100
@@ -156,6 +156,32 @@ class OrderOut(BaseModel):
     status: OrderStatus
     created_at: datetime
     updated_at: datetime
+    # Not in the JSON (REST carries it as the ETag; the cached body is exactly the REST body).
+    version: int = Field(exclude=True)
+
+
+class OrderEventOut(BaseModel):
+    """One entry of an order's history, as REST, Server-Sent Events and GraphQL give it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int = Field(description="1, 2, 3 … per order, in the order things happened.")
+    kind: OrderEventKind
+    status: OrderStatus = Field(description="The status after this event.")
+    previous_status: OrderStatus | None = Field(
+        description="The status before a STATUS_CHANGED; null otherwise."
+    )
+    at: datetime = Field(description="When it happened (UTC).")
+
+
+class OrderChange(BaseModel):
+    """An order event as published to every API process after its commit: whose order, and what."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: uuid.UUID
+    user_id: int
+    event: OrderEventOut
 
 
 # Cursors this service makes are far shorter; a longer one is refused before it is decoded.
@@ -173,6 +199,7 @@ class OrderListQuery(BaseModel):
 
 # Lists of orders validated from rows, and written as JSON, in one call each.
 ORDER_LIST = TypeAdapter(list[OrderOut])
+ORDER_HISTORY = TypeAdapter(list[OrderEventOut])
 
 
 class OrderPage(BaseModel):

@@ -10,12 +10,14 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from domain.orders import history
 from domain.orders.cache import OrderCacheSource
 from domain.orders.errors import (
     IdempotencyKeyReused,
     OrderCacheUnavailable,
     OrderListForbidden,
     OrderNotFound,
+    OrderVersionMismatch,
 )
 from domain.orders.events import record_new_order
 from domain.orders.models import IdempotencyKey, Order
@@ -27,7 +29,7 @@ from domain.orders.schemas import (
     OrderOut,
     OrderPage,
 )
-from domain.orders.status import OrderStatus, ensure_transition
+from domain.orders.status import OrderEventKind, OrderStatus, ensure_transition
 from domain.uow import UnitOfWork
 from infra.db import utcnow
 from infra.tracing import annotate
@@ -36,13 +38,15 @@ from infra.tracing import annotate
 @dataclass(frozen=True, slots=True)
 class OrderRead:
     """An order as read for its owner: `body` is its representation (`OrderOut`) as JSON, the form
-    it is cached in, so a cache hit is answered without parsing or serialising anything."""
+    it is cached in, so a cache hit is answered without parsing or serialising anything; `version`
+    is the order's version that body shows (REST's ETag)."""
 
     body: bytes
+    version: int
     from_cache: bool
 
     def order(self) -> OrderOut:
-        return OrderOut.model_validate_json(self.body)
+        return OrderOut.model_validate({**json.loads(self.body), "version": self.version})
 
 
 def _refresh_cache_after_commit(
@@ -140,6 +144,7 @@ async def _insert_order(uow: UnitOfWork, user_id: int, data: OrderCreate) -> Ord
     )
     await uow.orders.add(order)
     await record_new_order(uow=uow, order=order)
+    await history.record(uow=uow, order=order, kind=OrderEventKind.CREATED)
     return order
 
 
@@ -162,7 +167,7 @@ async def get_order(
     if cached is not None:
         if not cached.readable_by(user_id):
             raise OrderNotFound
-        return OrderRead(body=cached.body, from_cache=True)
+        return OrderRead(body=cached.body, version=cached.version, from_cache=True)
     order = await uow.orders.get_owned(order_id=order_id, user_id=user_id)
     if order is None:
         raise OrderNotFound
@@ -170,7 +175,7 @@ async def get_order(
     if cache is not None:
         # Versioned write: if a newer version was stored meanwhile, this older read is dropped.
         await cache.put(order_id=order.id, version=order.version, user_id=user_id, body=body)
-    return OrderRead(body=body, from_cache=False)
+    return OrderRead(body=body, version=order.version, from_cache=False)
 
 
 async def update_status(
@@ -180,23 +185,32 @@ async def update_status(
     user_id: int,
     order_id: uuid.UUID,
     status: OrderStatus,
+    expected_version: int | None = None,
 ) -> OrderOut:
-    """Move the order to `status` if the rules allow it.
+    """Move the order to `status` if the rules allow it, and record the move in its history.
 
     The row is locked for the rest of the transaction, so of two concurrent moves the second sees the
     first one's result and is judged against it: both can never win. The cached copy is invalidated
     before the commit (`OrderCacheUnavailable` if it cannot be), so no read after the commit can be
     answered with the old status, even if the refresh after the commit is lost.
+    With `expected_version` (REST's If-Match, GraphQL's `expectedVersion`), the move happens only if
+    the order is still at that version; otherwise `OrderVersionMismatch` and nothing changes.
     """
     annotate(order_id=order_id, user_id=user_id, status=status.value)
     order = await uow.orders.get_owned_for_update(order_id=order_id, user_id=user_id)
     if order is None:
         raise OrderNotFound
+    if expected_version is not None and order.version != expected_version:
+        raise OrderVersionMismatch(current_version=order.version)
     ensure_transition(order.status, status)
+    previous_status = order.status
     order.status = status
     order.updated_at = utcnow()
     order.version += 1
     await uow.session.flush()
+    await history.record(
+        uow=uow, order=order, kind=OrderEventKind.STATUS_CHANGED, previous_status=previous_status
+    )
     if cache is not None and not await cache.invalidate(order_id=order.id, version=order.version):
         raise OrderCacheUnavailable
     return _refresh_cache_after_commit(uow, cache, order)

@@ -1,4 +1,4 @@
-"""Order statuses and the moves between them."""
+"""Order statuses, the moves between them, and the kinds of change an order's history records."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ class OrderStatus(StrEnum):
     PAID = "PAID"
     SHIPPED = "SHIPPED"
     CANCELED = "CANCELED"
+
+
+class OrderEventKind(StrEnum):
+    """What happened to an order: one row of its history (domain/orders/history.py)."""
+
+    CREATED = "CREATED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    # The worker finished the order's new_order task.
+    PROCESSED = "PROCESSED"
 
 
 # PENDING -> PAID | CANCELED; PAID -> SHIPPED | CANCELED; SHIPPED and CANCELED are final.

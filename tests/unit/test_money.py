@@ -63,6 +63,7 @@ def test_money_is_written_with_two_decimals() -> None:
             "status": "PENDING",
             "created_at": "2026-11-30T00:00:00Z",
             "updated_at": "2026-11-30T00:00:00Z",
+            "version": 1,
         }
     )
 

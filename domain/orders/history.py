@@ -1,0 +1,84 @@
+"""An order's history: every change, numbered per order, written in the transaction of the change
+and announced to live subscribers once (and only if) that transaction commits."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from domain.orders.errors import OrderNotFound
+from domain.orders.models import Order
+from domain.orders.repository import ProcessedOrderHistory
+from domain.orders.schemas import OrderChange, OrderEventOut
+from domain.orders.status import OrderEventKind, OrderStatus
+from domain.uow import UnitOfWork
+from infra.correlation import correlation_id
+from infra.db import utcnow
+
+
+async def record(
+    *,
+    uow: UnitOfWork,
+    order: Order,
+    kind: OrderEventKind,
+    previous_status: OrderStatus | None = None,
+) -> OrderChange:
+    """Append `kind` to the history of `order` (inserted or row-locked by this unit of work)."""
+    row = await uow.order_events.append(
+        order_id=order.id,
+        kind=kind,
+        status=order.status,
+        previous_status=previous_status,
+        at=utcnow(),
+        correlation_id=correlation_id.get(),
+    )
+    change = OrderChange(
+        order_id=order.id, user_id=order.user_id, event=OrderEventOut.model_validate(row)
+    )
+    live = uow.live
+    if live is not None:
+        payload = change.model_dump_json().encode()
+
+        async def announce() -> None:
+            await live.publish(payload)
+
+        uow.after_commit(announce)
+    return change
+
+
+def record_processed(*, session: Session, order_id: uuid.UUID) -> OrderChange | None:
+    """Append PROCESSED in the worker's transaction (the one recording the event as processed), so a
+    redelivered task writes it once. None when the order no longer exists. The caller announces the
+    returned change after its commit."""
+    appended = ProcessedOrderHistory(session).append_processed(
+        order_id=order_id, at=utcnow(), correlation_id=correlation_id.get()
+    )
+    if appended is None:
+        return None
+    user_id, row = appended
+    return OrderChange(order_id=order_id, user_id=user_id, event=OrderEventOut.model_validate(row))
+
+
+async def events_after(
+    *, uow: UnitOfWork, user_id: int, order_id: uuid.UUID, after_seq: int
+) -> list[OrderEventOut]:
+    """`user_id`'s order's events after `after_seq`, oldest first (none if the order is not theirs)."""
+    rows = await uow.order_events.owned_after(
+        order_id=order_id, user_id=user_id, after_seq=after_seq
+    )
+    return [OrderEventOut.model_validate(row) for row in rows]
+
+
+async def order_history(
+    *, uow: UnitOfWork, user_id: int, order_id: uuid.UUID
+) -> list[OrderEventOut]:
+    """The whole history, oldest first; `OrderNotFound` unless the order is `user_id`'s.
+
+    Every order has at least its CREATED event (the migration gave one to older orders), so an
+    empty answer means "no such order of yours", in one query.
+    """
+    events = await events_after(uow=uow, user_id=user_id, order_id=order_id, after_seq=0)
+    if not events:
+        raise OrderNotFound
+    return events

@@ -1,0 +1,343 @@
+"""Live order events in the API process, for both interfaces (GraphQL subscriptions, REST SSE).
+
+One `LiveHub` per process listens to the deployment's Redis channel (infra/live.py), where every
+committed order event is published by whichever process committed it, and hands each event to the
+local subscribers of that order or of its owner. A subscriber reads through `order_changes`, which
+turns that best-effort feed into an exact one: events carry their per-order `seq`, so a duplicate is
+dropped and a gap (a message lost while Redis reconnected, an inbox that overflowed, two processes
+publishing out of order) is filled from the history table before the event that revealed it.
+
+Leases in Redis count each user's live subscriptions across processes (`LIVE_MAX_SUBSCRIPTIONS_PER_USER`);
+a process that dies stops renewing its leases and they lapse within `LEASE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from domain.orders import history
+from domain.orders import service as orders
+from domain.orders.errors import TooManyLiveSubscriptions
+from domain.orders.schemas import OrderChange, OrderEventOut
+from edge.settings import LiveSettings
+from infra.live import live_channel
+from infra.redis import RedisBreaker
+from infra.retry import Outage, pause
+from infra.settings import RedisSettings
+
+if TYPE_CHECKING:  # the resources hold the hub
+    from edge.resources import Resources
+
+logger = logging.getLogger(__name__)
+
+# A lease lapses this long after its process last renewed it (renewed every third of it).
+LEASE_SECONDS = 30.0
+# Events waiting for one slow subscriber; past it the inbox resynchronises from the history table.
+INBOX_SIZE = 256
+
+_ACQUIRE = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[4])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3])))
+return 1
+"""
+
+
+class Signal(Enum):
+    # Events may have been missed (Redis reconnected, the inbox overflowed): re-read the history.
+    RESYNC = "resync"
+    # The process is stopping: end the stream.
+    CLOSED = "closed"
+
+
+class Inbox:
+    """One live subscription's queue: the changes of one order, or of all of one user's orders."""
+
+    __slots__ = ("lease", "order_id", "queue", "user_id")
+
+    def __init__(self, *, user_id: int, order_id: uuid.UUID | None) -> None:
+        self.user_id = user_id
+        self.order_id = order_id
+        self.lease = uuid.uuid4().hex
+        self.queue: asyncio.Queue[OrderChange | Signal] = asyncio.Queue(INBOX_SIZE)
+
+    def push(self, item: OrderChange | Signal) -> None:
+        if self.queue.full():
+            # A subscriber this far behind re-reads what it missed from the database instead.
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            item = Signal.RESYNC if item is not Signal.CLOSED else item
+        self.queue.put_nowait(item)
+
+
+def _discard(index: dict[Any, set[Inbox]], key: object, inbox: Inbox) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(inbox)
+        if not members:
+            del index[key]
+
+
+class LiveHub:
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        breaker: RedisBreaker,
+        redis_settings: RedisSettings,
+        settings: LiveSettings,
+    ) -> None:
+        self.settings = settings
+        self._redis = redis
+        self._breaker = breaker
+        self._redis_settings = redis_settings
+        self._channel = live_channel(redis_settings.key_prefix)
+        self._lease_prefix = f"{redis_settings.key_prefix}live:leases:"
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._by_order: defaultdict[uuid.UUID, set[Inbox]] = defaultdict(set)
+        self._by_user: defaultdict[int, set[Inbox]] = defaultdict(set)
+        self._inboxes: set[Inbox] = set()
+        # How to close each open live connection (WebSocket) when the process stops.
+        self._connections: set[Callable[[], Awaitable[None]]] = set()
+        self._stopping = asyncio.Event()
+        self.listening = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def closing(self) -> bool:
+        return self._stopping.is_set()
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="live-listen"),
+            asyncio.create_task(self._renew_leases(), name="live-leases"),
+        ]
+
+    async def drain(self) -> None:
+        """Stop: end every stream and close every live connection (1001), within the grace time."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        for inbox in self._inboxes:
+            inbox.push(Signal.CLOSED)
+        closers = list(self._connections)
+        if closers:
+            logger.info("closing %d live connection(s)", len(closers))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*(close() for close in closers), return_exceptions=True),
+                    self.settings.shutdown_grace_seconds,
+                )
+
+    async def stop(self) -> None:
+        await self.drain()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @contextlib.contextmanager
+    def connection(self, close: Callable[[], Awaitable[None]]) -> Iterator[None]:
+        """Register an open live connection, so that `drain` can close it."""
+        self._connections.add(close)
+        try:
+            yield
+        finally:
+            self._connections.discard(close)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, *, user_id: int, order_id: uuid.UUID | None) -> AsyncIterator[Inbox]:
+        """An inbox for the changes of `order_id` (or of all `user_id`'s orders), registered before
+        anything is read, so that nothing committed from then on can slip past it. Raises
+        `TooManyLiveSubscriptions` past the per-user limit."""
+        inbox = Inbox(user_id=user_id, order_id=order_id)
+        if not await self._take_lease(inbox):
+            raise TooManyLiveSubscriptions(self.settings.max_subscriptions_per_user)
+        if self._stopping.is_set():
+            inbox.push(Signal.CLOSED)
+        self._inboxes.add(inbox)
+        (self._by_order[order_id] if order_id is not None else self._by_user[user_id]).add(inbox)
+        try:
+            yield inbox
+        finally:
+            self._forget(inbox)
+            await self._breaker.call(
+                lambda: self._redis.zrem(self._lease_key(user_id), inbox.lease),
+                fallback=0,
+                what="live lease release",
+            )
+
+    def _forget(self, inbox: Inbox) -> None:
+        self._inboxes.discard(inbox)
+        if inbox.order_id is not None:
+            _discard(self._by_order, inbox.order_id, inbox)
+        else:
+            _discard(self._by_user, inbox.user_id, inbox)
+
+    def _lease_key(self, user_id: int) -> str:
+        return f"{self._lease_prefix}{user_id}"
+
+    async def _take_lease(self, inbox: Inbox) -> bool:
+        async def acquire() -> bool:
+            taken = await self._acquire(
+                keys=[self._lease_key(inbox.user_id)],
+                args=[
+                    time.time(),
+                    self.settings.max_subscriptions_per_user,
+                    LEASE_SECONDS,
+                    inbox.lease,
+                ],
+            )
+            return bool(taken)
+
+        # Without Redis there is no count to check: the limit fails open, as rate limits do.
+        return await self._breaker.call(acquire, fallback=True, what="live lease")
+
+    async def _renew_leases(self) -> None:
+        while not self._stopping.is_set():
+            await pause(LEASE_SECONDS / 3, self._stopping)
+            expiry = time.time() + LEASE_SECONDS
+            inboxes = list(self._inboxes)
+            if not inboxes:
+                continue
+
+            async def renew(inboxes: list[Inbox] = inboxes, expiry: float = expiry) -> None:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for inbox in inboxes:
+                        pipe.zadd(self._lease_key(inbox.user_id), {inbox.lease: expiry}, xx=True)
+                        pipe.expire(self._lease_key(inbox.user_id), int(LEASE_SECONDS) + 1)
+                    await pipe.execute()
+
+            await self._breaker.call(renew, fallback=None, what="live lease renewal")
+
+    async def _listen(self) -> None:
+        # Its own connection without the request path's short timeout: it waits for messages.
+        client = Redis.from_url(
+            self._redis_settings.url, socket_connect_timeout=2, health_check_interval=10
+        )
+        outage = Outage(
+            logger, failing="live events: redis subscription lost", recovered="live events back"
+        )
+        try:
+            while not self._stopping.is_set():
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(self._channel)
+                    if outage.failures:
+                        # Whatever was published meanwhile never reached us: re-read it.
+                        for inbox in self._inboxes:
+                            inbox.push(Signal.RESYNC)
+                    outage.recovered()
+                    self.listening.set()
+                    while not self._stopping.is_set():
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is not None:
+                            self._dispatch(message["data"])
+                except (RedisError, OSError) as exc:
+                    self.listening.clear()
+                    await pause(outage.failed(exc), self._stopping)
+                finally:
+                    with contextlib.suppress(RedisError, OSError):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        finally:
+            await client.aclose()
+
+    def _dispatch(self, data: bytes) -> None:
+        try:
+            change = OrderChange.model_validate_json(data)
+        except ValidationError:
+            logger.warning("ignored a malformed live event: %r", data[:200])
+            return
+        for inbox in self._by_order.get(change.order_id, ()):
+            inbox.push(change)
+        for inbox in self._by_user.get(change.user_id, ()):
+            inbox.push(change)
+
+
+async def order_changes(
+    resources: Resources,
+    hub: LiveHub,
+    *,
+    user_id: int,
+    order_id: uuid.UUID | None = None,
+    after_seq: int | None = None,
+    tick: float | None = None,
+) -> AsyncIterator[OrderChange | None]:
+    """The changes of `user_id`'s order `order_id` (or of all their orders), live, in `seq` order.
+
+    With `after_seq`, the stored events after it come first, then the live ones, with no gap and no
+    duplicate in between. `OrderNotFound` if the order is not the user's; `TooManyLiveSubscriptions`
+    past the limit. With `tick`, None is yielded after that many idle seconds (heartbeats). The
+    stream ends when the process stops.
+    """
+    async with hub.subscribe(user_id=user_id, order_id=order_id) as inbox:
+        last_seq: dict[uuid.UUID, int] = {}
+        if order_id is not None:
+            async with resources.unit_of_work(read_only=True) as uow:
+                await orders.get_order(
+                    uow=uow, cache=resources.order_cache, user_id=user_id, order_id=order_id
+                )
+            if after_seq is not None:
+                last_seq[order_id] = after_seq
+                for event in await _stored_after(resources, user_id, order_id, after_seq):
+                    last_seq[order_id] = event.seq
+                    yield OrderChange(order_id=order_id, user_id=user_id, event=event)
+        while True:
+            try:
+                item = await asyncio.wait_for(inbox.queue.get(), tick)
+            except TimeoutError:
+                yield None
+                continue
+            if item is Signal.CLOSED:
+                return
+            pending: list[OrderChange]
+            if item is Signal.RESYNC:
+                pending = []
+                for known_order, known_seq in list(last_seq.items()):
+                    stored = await _stored_after(resources, user_id, known_order, known_seq)
+                    pending += [
+                        OrderChange(order_id=known_order, user_id=user_id, event=event)
+                        for event in stored
+                    ]
+            else:
+                known = last_seq.get(item.order_id)
+                if known is not None and item.event.seq > known + 1:
+                    stored = await _stored_after(resources, user_id, item.order_id, known)
+                    pending = [
+                        OrderChange(order_id=item.order_id, user_id=user_id, event=event)
+                        for event in stored
+                    ]
+                else:
+                    pending = [item]
+            for change in pending:
+                known = last_seq.get(change.order_id)
+                if known is not None and change.event.seq <= known:
+                    continue  # already delivered (replayed, or filled in from the history)
+                last_seq[change.order_id] = change.event.seq
+                yield change
+
+
+async def _stored_after(
+    resources: Resources, user_id: int, order_id: uuid.UUID, after_seq: int
+) -> list[OrderEventOut]:
+    async with resources.unit_of_work(read_only=True) as uow:
+        return await history.events_after(
+            uow=uow, user_id=user_id, order_id=order_id, after_seq=after_seq
+        )

@@ -1,0 +1,21 @@
+"""Settings of what both interfaces share in the API process: live updates (LIVE_*)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from infra.settings import settings_group
+
+
+class LiveSettings(BaseSettings):
+    """Live order events: GraphQL subscriptions (WebSocket) and Server-Sent Events."""
+
+    model_config = settings_group("LIVE_")
+
+    # Live subscriptions (GraphQL and SSE together) one user may hold at once, across all API processes.
+    max_subscriptions_per_user: int = Field(default=20, ge=1)
+    # Idle WebSockets get a ping, and SSE streams a comment, this often (keeps proxies from closing them).
+    ping_interval_seconds: float = Field(default=15.0, gt=0)
+    # On SIGTERM, how long live connections get to close (code 1001) before the server stops anyway.
+    shutdown_grace_seconds: float = Field(default=5.0, gt=0)

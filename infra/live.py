@@ -1,0 +1,44 @@
+"""Live order events between processes: Redis pub/sub, one channel per deployment (REDIS_KEY_PREFIX).
+
+Whoever commits an order event (an API process, the worker) publishes it here after the commit; every
+API process listens and hands it to its own live subscribers (edge/live.py). Pub/sub keeps nothing:
+what a listener misses (Redis restarting, a publish failing) its subscribers fill in from the
+history table, by sequence number, so a dropped message is a delay, never a gap.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from infra.redis import RedisBreaker
+
+logger = logging.getLogger(__name__)
+
+
+def live_channel(key_prefix: str) -> str:
+    return f"{key_prefix}live:order-events"
+
+
+class LivePublisher:
+    def __init__(self, redis: Redis, breaker: RedisBreaker, *, key_prefix: str) -> None:
+        self._redis = redis
+        self._breaker = breaker
+        self.channel = live_channel(key_prefix)
+
+    async def publish(self, payload: bytes) -> None:
+        async def send() -> None:
+            await self._redis.publish(self.channel, payload)
+
+        await self._breaker.call(send, fallback=None, what="live publish")
+
+
+def publish_sync(redis: SyncRedis, *, key_prefix: str, payload: bytes) -> None:
+    """The same publish from synchronous code (the worker's task threads); a failure is logged."""
+    try:
+        redis.publish(live_channel(key_prefix), payload)
+    except (RedisError, OSError) as exc:
+        logger.warning("live publish failed: %s", exc)
