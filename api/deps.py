@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -42,13 +43,30 @@ _bearer = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 async def get_current_user_id(
     resources: AppResources, token: Annotated[str | None, Depends(_bearer)]
 ) -> int:
-    if not token:
-        msg = "Not authenticated"
-        raise InvalidToken(msg)
-    return resources.tokens.verify(token)
+    return (await get_current_caller(resources, token)).user_id
 
 
 CurrentUserId = Annotated[int, Depends(get_current_user_id)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user_id: int
+    # When the bearer token expires (a Unix time): a live stream ends then.
+    token_expires_at: float
+
+
+async def get_current_caller(
+    resources: AppResources, token: Annotated[str | None, Depends(_bearer)]
+) -> Caller:
+    if not token:
+        msg = "Not authenticated"
+        raise InvalidToken(msg)
+    user_id, expires_at = resources.tokens.verify_until(token)
+    return Caller(user_id=user_id, token_expires_at=expires_at)
+
+
+CurrentCaller = Annotated[Caller, Depends(get_current_caller)]
 
 
 async def get_order_cache(resources: AppResources) -> OrderCache | None:

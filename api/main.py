@@ -20,7 +20,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.fastpath import CachedOrderFastPath
 from api.middleware import EdgeMiddleware
-from api.routes import auth, health, metrics, orders
+from api.routes import auth, health, metrics, order_events, orders
 from api.routes.metrics import OutboxBacklog
 from api.settings import ApiProcessSettings, get_api_settings
 from edge.live import LiveHub
@@ -154,8 +154,15 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(orders.router)
+    app.include_router(order_events.router)
     # GraphQL over the same services (app.state.resources), beside the REST routes.
-    mount_graphql(app, settings.graphql, tracer_provider=tracer_provider)
+    mount_graphql(
+        app,
+        settings.graphql,
+        live=settings.live,
+        allowed_origins=settings.app.cors_origins,
+        tracer_provider=tracer_provider,
+    )
     if tracer_provider is not None:
         # Outermost, so every request is in a span, the cached-read fast path's included; a client's
         # `traceparent` is continued. No spans for each ASGI send/receive message: noise, and cost.

@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -69,11 +69,12 @@ class Signal(Enum):
 class Inbox:
     """One live subscription's queue: the changes of one order, or of all of one user's orders."""
 
-    __slots__ = ("lease", "order_id", "queue", "user_id")
+    __slots__ = ("ends_on_drain", "lease", "order_id", "queue", "user_id")
 
-    def __init__(self, *, user_id: int, order_id: uuid.UUID | None) -> None:
+    def __init__(self, *, user_id: int, order_id: uuid.UUID | None, ends_on_drain: bool) -> None:
         self.user_id = user_id
         self.order_id = order_id
+        self.ends_on_drain = ends_on_drain
         self.lease = uuid.uuid4().hex
         self.queue: asyncio.Queue[OrderChange | Signal] = asyncio.Queue(INBOX_SIZE)
 
@@ -116,6 +117,8 @@ class LiveHub:
         # How to close each open live connection (WebSocket) when the process stops.
         self._connections: set[Callable[[], Awaitable[None]]] = set()
         self._stopping = asyncio.Event()
+        # Set whenever a connection or an inbox goes away (drain waits for all of them).
+        self._gone = asyncio.Event()
         self.listening = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -130,20 +133,26 @@ class LiveHub:
         ]
 
     async def drain(self) -> None:
-        """Stop: end every stream and close every live connection (1001), within the grace time."""
+        """Stop: end the streams that end with the server (SSE), close every registered connection
+        (WebSockets: 1001) and wait, at most the grace time, until they are gone."""
         if self._stopping.is_set():
             return
         self._stopping.set()
         for inbox in self._inboxes:
-            inbox.push(Signal.CLOSED)
+            if inbox.ends_on_drain:
+                inbox.push(Signal.CLOSED)
         closers = list(self._connections)
-        if closers:
-            logger.info("closing %d live connection(s)", len(closers))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.gather(*(close() for close in closers), return_exceptions=True),
-                    self.settings.shutdown_grace_seconds,
-                )
+        logger.info(
+            "closing %d live WebSocket(s) and %d stream(s)",
+            len(closers),
+            sum(inbox.ends_on_drain for inbox in self._inboxes),
+        )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.shutdown_grace_seconds):
+                await asyncio.gather(*(close() for close in closers), return_exceptions=True)
+                while self._connections or any(i.ends_on_drain for i in self._inboxes):
+                    await self._gone.wait()
+                    self._gone.clear()
 
     async def stop(self) -> None:
         await self.drain()
@@ -161,13 +170,16 @@ class LiveHub:
             yield
         finally:
             self._connections.discard(close)
+            self._gone.set()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, *, user_id: int, order_id: uuid.UUID | None) -> AsyncIterator[Inbox]:
+    async def subscribe(
+        self, *, user_id: int, order_id: uuid.UUID | None, ends_on_drain: bool
+    ) -> AsyncIterator[Inbox]:
         """An inbox for the changes of `order_id` (or of all `user_id`'s orders), registered before
         anything is read, so that nothing committed from then on can slip past it. Raises
         `TooManyLiveSubscriptions` past the per-user limit."""
-        inbox = Inbox(user_id=user_id, order_id=order_id)
+        inbox = Inbox(user_id=user_id, order_id=order_id, ends_on_drain=ends_on_drain)
         if not await self._take_lease(inbox):
             raise TooManyLiveSubscriptions(self.settings.max_subscriptions_per_user)
         if self._stopping.is_set():
@@ -186,6 +198,7 @@ class LiveHub:
 
     def _forget(self, inbox: Inbox) -> None:
         self._inboxes.discard(inbox)
+        self._gone.set()
         if inbox.order_id is not None:
             _discard(self._by_order, inbox.order_id, inbox)
         else:
@@ -279,26 +292,33 @@ async def order_changes(
     order_id: uuid.UUID | None = None,
     after_seq: int | None = None,
     tick: float | None = None,
-) -> AsyncIterator[OrderChange | None]:
+    ends_on_drain: bool,
+) -> AsyncGenerator[OrderChange | None, None]:
     """The changes of `user_id`'s order `order_id` (or of all their orders), live, in `seq` order.
 
     With `after_seq`, the stored events after it come first, then the live ones, with no gap and no
     duplicate in between. `OrderNotFound` if the order is not the user's; `TooManyLiveSubscriptions`
-    past the limit. With `tick`, None is yielded after that many idle seconds (heartbeats). The
-    stream ends when the process stops.
+    past the limit. None means "nothing to deliver": it comes first, once the subscription is open
+    and checked (so a caller can answer errors before it starts streaming), then after every `tick`
+    idle seconds (heartbeats). With `ends_on_drain`, the stream ends when the process stops (SSE);
+    without, it waits for its connection to be closed (a WebSocket subscription must not complete:
+    its client would take that as the end, not as a reason to reconnect).
     """
-    async with hub.subscribe(user_id=user_id, order_id=order_id) as inbox:
+    async with hub.subscribe(
+        user_id=user_id, order_id=order_id, ends_on_drain=ends_on_drain
+    ) as inbox:
         last_seq: dict[uuid.UUID, int] = {}
         if order_id is not None:
             async with resources.unit_of_work(read_only=True) as uow:
                 await orders.get_order(
                     uow=uow, cache=resources.order_cache, user_id=user_id, order_id=order_id
                 )
-            if after_seq is not None:
-                last_seq[order_id] = after_seq
-                for event in await _stored_after(resources, user_id, order_id, after_seq):
-                    last_seq[order_id] = event.seq
-                    yield OrderChange(order_id=order_id, user_id=user_id, event=event)
+        yield None
+        if order_id is not None and after_seq is not None:
+            last_seq[order_id] = after_seq
+            for event in await _stored_after(resources, user_id, order_id, after_seq):
+                last_seq[order_id] = event.seq
+                yield OrderChange(order_id=order_id, user_id=user_id, event=event)
         while True:
             try:
                 item = await asyncio.wait_for(inbox.queue.get(), tick)

@@ -20,13 +20,16 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from domain.errors import RateLimitExceeded
 from edge.security import page_csp
+from edge.settings import LiveSettings
 from graph.context import GraphContext, get_context
 from graph.errors import shape_error
+from graph.live import LegacyWSHandler, TransportWSHandler
 from graph.schema import create_schema
 from graph.settings import GraphQLSettings
 
@@ -47,6 +50,9 @@ def _playground_page() -> str:
 
 
 class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     async def execute_single(
         self,
         request: Request,
@@ -111,9 +117,15 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
 
 
 def mount_graphql(
-    app: FastAPI, settings: GraphQLSettings, *, tracer_provider: TracerProvider | None = None
+    app: FastAPI,
+    settings: GraphQLSettings,
+    *,
+    live: LiveSettings,
+    allowed_origins: list[str],
+    tracer_provider: TracerProvider | None = None,
 ) -> None:
-    """Serve the schema at /graphql (and, when enabled, the playground and its files)."""
+    """Serve the schema at /graphql: operations over POST, subscriptions over WebSocket (and, when
+    enabled, the playground and its files)."""
     router = GraphQLEndpoint(
         create_schema(settings, tracer_provider=tracer_provider),
         path=PATH,
@@ -121,7 +133,12 @@ def mount_graphql(
         graphql_ide="graphiql" if settings.playground else None,
         # GET only opens the playground: operations are POSTed (no queries in URLs and logs).
         allow_queries_via_get=False,
-        subscription_protocols=(),
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+        # graphql-ws (legacy) keep-alive messages; graphql-transport-ws pings (graph/live.py).
+        keep_alive=True,
+        keep_alive_interval=live.ping_interval_seconds,
+        # Browsers on these origins (CORS_ORIGINS) may open the WebSocket; same-origin pages always.
+        allowed_origins=allowed_origins,
         include_in_schema=False,
     )
     app.include_router(router)

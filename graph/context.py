@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
@@ -105,8 +105,11 @@ class GraphContext(BaseContext):
         return rate_limit_identity(self.user_id, self.client_ip)
 
 
-async def get_context(request: Request) -> GraphContext:
-    """Verify `Authorization: Bearer <JWT>` once per request; fields needing a user check the result."""
+async def get_context(request: HTTPConnection) -> GraphContext:
+    """Verify `Authorization: Bearer <JWT>` once per request; fields needing a user check the result.
+
+    A WebSocket (subscriptions) comes here too, at its upgrade; its connection signs in again with
+    `connection_init` (graph/live.py)."""
     resources: Resources = request.app.state.resources
     user_id: int | None = None
     auth_failure: str | None = None

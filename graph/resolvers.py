@@ -7,9 +7,13 @@ sibling root fields resolve concurrently and must never share a session.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
+from pydantic import Field, TypeAdapter
 
 from domain.limits import spend
 from domain.orders import service as orders
@@ -19,8 +23,9 @@ from domain.users import service as users
 from domain.users.errors import InvalidToken
 from domain.users.schemas import UserCreate, UserOut
 from edge.auth import rate_limit_identity
+from edge.live import order_changes
 from graph.context import GraphContext
-from graph.types import CreateOrderInput, Order, Token, User
+from graph.types import CreateOrderInput, Order, OrderEvent, Token, User
 from graph.types import OrderPage as OrderPageType
 
 Info = strawberry.Info[GraphContext, None]
@@ -132,7 +137,9 @@ async def create_order(
     return Order.from_domain(created.order)
 
 
-async def update_order_status(info: Info, id: uuid.UUID, status: OrderStatus) -> Order:
+async def update_order_status(
+    info: Info, id: uuid.UUID, status: OrderStatus, expected_version: int | None = None
+) -> Order:
     context = info.context
     user_id = context.require_user()
     async with context.unit_of_work() as uow:
@@ -142,5 +149,40 @@ async def update_order_status(info: Info, id: uuid.UUID, status: OrderStatus) ->
             user_id=user_id,
             order_id=id,
             status=status,
+            expected_version=expected_version,
         )
     return Order.from_domain(updated)
+
+
+_AFTER_SEQ = TypeAdapter(Annotated[int, Field(ge=0, title="afterSeq")])
+
+
+async def _live(
+    info: Info, order_id: uuid.UUID | None, after_seq: int | None
+) -> AsyncGenerator[OrderEvent, None]:
+    context = info.context
+    user_id = context.require_user()
+    resources = context.resources
+    changes = order_changes(
+        resources,
+        resources.live,
+        user_id=user_id,
+        order_id=order_id,
+        after_seq=None if after_seq is None else _AFTER_SEQ.validate_python(after_seq),
+        # The WebSocket is closed (1001) when the process stops; the subscription never completes.
+        ends_on_drain=False,
+    )
+    async with contextlib.aclosing(changes):
+        async for change in changes:
+            if change is not None:
+                yield OrderEvent.from_domain(change.order_id, change.event)
+
+
+def order_events(
+    info: Info, id: uuid.UUID, after_seq: int | None = None
+) -> AsyncGenerator[OrderEvent, None]:
+    return _live(info, id, after_seq)
+
+
+def my_order_events(info: Info) -> AsyncGenerator[OrderEvent, None]:
+    return _live(info, None, None)

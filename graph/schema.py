@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
@@ -19,14 +21,15 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_limit_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.schema.schema import StreamResult
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from graph import resolvers
 from graph.cost import QueryCost, costly_operations_gate
-from graph.errors import ErrorCodes, log_errors
+from graph.errors import ErrorCodes, log_errors, shape_error
 from graph.settings import GraphQLSettings
 from graph.tracing import GraphQLTracing
-from graph.types import DECIMAL, Order, OrderPage, Token, User
+from graph.types import DECIMAL, Order, OrderEvent, OrderPage, Token, User
 
 
 @strawberry.type
@@ -71,16 +74,50 @@ class Mutation:
     update_order_status: Order = strawberry.mutation(
         resolver=resolvers.update_order_status,
         description="PENDING → PAID | CANCELED, PAID → SHIPPED | CANCELED; any other move is a "
-        "CONFLICT.",
+        "CONFLICT. With `expectedVersion` (an `Order.version` you read), only if the order is still "
+        "at that version; otherwise PRECONDITION_FAILED and nothing changes.",
+    )
+
+
+@strawberry.type
+class Subscription:
+    """Live updates over WebSocket at /graphql (`graphql-transport-ws`, or the older `graphql-ws`).
+
+    Authenticate in `connection_init`: `{"Authorization": "Bearer <token>"}` (or send the header with
+    the upgrade request); without a valid token, or once it expires, the socket closes with 4401.
+    """
+
+    order_events: AsyncGenerator[OrderEvent, None] = strawberry.subscription(
+        resolver=resolvers.order_events,
+        description="The changes of one of your orders as they happen (NOT_FOUND if not yours). "
+        "With `afterSeq`, the history after that `seq` comes first, then the live events, with no "
+        "gap and no duplicate: resume with the last `seq` you saw.",
+    )
+    my_order_events: AsyncGenerator[OrderEvent, None] = strawberry.subscription(
+        resolver=resolvers.my_order_events,
+        description="The changes of all your orders as they happen, new orders included.",
     )
 
 
 class _Schema(strawberry.Schema):
+    async def stream(self, *args: Any, **kwargs: Any) -> StreamResult:
+        # Operations over WebSocket (subscriptions) come through here, and their results never
+        # pass the HTTP view's shaping: each gets its codes on the way out.
+        return _shaped(await super().stream(*args, **kwargs))
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         # Strawberry would log every error; only ours (bugs, outages) belong in the log.
         log_errors(errors)
+
+
+async def _shaped(results: StreamResult) -> StreamResult:
+    async with contextlib.aclosing(results):
+        async for result in results:
+            if isinstance(result, ExecutionResult) and result.errors:
+                result.errors = [shape_error(error) for error in result.errors]
+            yield result
 
 
 def create_schema(
@@ -114,6 +151,7 @@ def create_schema(
     return _Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         # Without introspection, "did you mean …?" hints would still reveal the schema.
         config=StrawberryConfig(

@@ -13,7 +13,10 @@ from typing import Any
 
 import strawberry
 
+from domain.orders import history
 from domain.orders import schemas as orders
+from domain.orders import service as order_service
+from domain.orders.status import OrderEventKind as DomainOrderEventKind
 from domain.orders.status import OrderStatus as DomainOrderStatus
 from domain.users import schemas as users
 from graph.context import GraphContext
@@ -22,6 +25,13 @@ OrderStatus = strawberry.enum(
     DomainOrderStatus,
     name="OrderStatus",
     description="PENDING → PAID | CANCELED; PAID → SHIPPED | CANCELED; SHIPPED and CANCELED are final.",
+)
+
+OrderEventKind = strawberry.enum(
+    DomainOrderEventKind,
+    name="OrderEventKind",
+    description="CREATED with the order; STATUS_CHANGED at every status move; PROCESSED when the "
+    "worker has processed the new order.",
 )
 
 
@@ -100,6 +110,15 @@ async def _owner(root: Order, info: strawberry.Info[GraphContext, None]) -> User
     return User.from_domain(user)
 
 
+async def _history(root: Order, info: strawberry.Info[GraphContext, None]) -> list[OrderEvent]:
+    context = info.context
+    async with context.resources.unit_of_work(read_only=True) as uow:
+        events = await history.order_history(
+            uow=uow, user_id=context.require_user(), order_id=root.id
+        )
+    return [OrderEvent.from_domain(root.id, event) for event in events]
+
+
 @strawberry.type(description="An order; only its owner can read it.")
 class Order:
     id: uuid.UUID
@@ -111,6 +130,10 @@ class Order:
     status: OrderStatus  # type: ignore[valid-type]
     created_at: datetime
     updated_at: datetime
+    version: int = strawberry.field(
+        description="Bumped by every change; pass it as `expectedVersion` to change the order only "
+        "if nobody else did meanwhile."
+    )
 
     @classmethod
     def from_domain(cls, order: orders.OrderOut) -> Order:
@@ -122,11 +145,57 @@ class Order:
             status=order.status,
             created_at=order.created_at,
             updated_at=order.updated_at,
+            version=order.version,
         )
 
     owner: User = strawberry.field(
         resolver=_owner,
         description="The owner (always the caller: orders are private).",
+    )
+    history: list[OrderEvent] = strawberry.field(
+        resolver=_history,
+        description="Everything that happened to the order, oldest first.",
+    )
+
+
+async def _event_order(root: OrderEvent, info: strawberry.Info[GraphContext, None]) -> Order:
+    context = info.context
+    async with context.resources.unit_of_work(read_only=True) as uow:
+        read = await order_service.get_order(
+            uow=uow,
+            cache=context.resources.order_cache,
+            user_id=context.require_user(),
+            order_id=root.order_id,
+        )
+    return Order.from_domain(read.order())
+
+
+@strawberry.type(description="One change of an order: an entry of its history.")
+class OrderEvent:
+    order_id: uuid.UUID
+    seq: int = strawberry.field(description="1, 2, 3 … per order, in the order things happened.")
+    kind: OrderEventKind  # type: ignore[valid-type]
+    status: OrderStatus = strawberry.field(  # type: ignore[valid-type]
+        description="The status after this event."
+    )
+    previous_status: OrderStatus | None = strawberry.field(  # type: ignore[valid-type]
+        description="The status before a STATUS_CHANGED; null otherwise."
+    )
+    at: datetime
+
+    @classmethod
+    def from_domain(cls, order_id: uuid.UUID, event: orders.OrderEventOut) -> OrderEvent:
+        return cls(
+            order_id=order_id,
+            seq=event.seq,
+            kind=event.kind,
+            status=event.status,
+            previous_status=event.previous_status,
+            at=event.at,
+        )
+
+    order: Order = strawberry.field(
+        resolver=_event_order, description="The order as it is now (not as of this event)."
     )
 
 

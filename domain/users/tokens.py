@@ -78,11 +78,14 @@ class TokenService:
 
     def verify(self, token: str) -> int:
         """The user id the token was issued to; raises `InvalidToken` for anything else."""
+        return self.verify_until(token)[0]
+
+    def verify_until(self, token: str) -> tuple[int, float]:
+        """`verify`, and when the token expires (a Unix time): long-lived connections end then."""
         remembered = self._verified.get(token)
         if remembered is not None:
-            user_id, expires_at = remembered
-            if time.time() < expires_at:
-                return user_id
+            if time.time() < remembered[1]:
+                return remembered
             del self._verified[token]
         try:
             claims = jwt.decode(
@@ -93,10 +96,10 @@ class TokenService:
                 issuer=self._issuer,
                 options={"require": _REQUIRED_CLAIMS},
             )
-            user_id = int(claims["sub"])
+            verified = (int(claims["sub"]), float(claims["exp"]))
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken from exc
         if len(self._verified) >= _VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)
-        self._verified[token] = (user_id, float(claims["exp"]))
-        return user_id
+        self._verified[token] = verified
+        return verified

@@ -1,0 +1,149 @@
+"""The WebSocket side of /graphql: who is connected, until when, and how connections end.
+
+Strawberry runs the protocols (`graphql-transport-ws`, and the older `graphql-ws`); these handlers
+add what a production endpoint needs around them:
+- authentication in `connection_init`: the `Authorization` value of its payload, else the upgrade
+  request's header; without a valid token the socket closes with 4401 (Strawberry's own rejection
+  would close with 4403), and it closes with 4401 too when the token expires;
+- a ping every LIVE_PING_INTERVAL_SECONDS, so idle sockets stay open through proxies (and dead
+  peers are found out);
+- registration with the process's live hub, which closes every socket with 1001 on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage as LegacyConnectionInitMessage,
+)
+
+from domain.users.errors import InvalidToken
+from edge.auth import bearer_token
+from graph.context import GraphContext
+
+UNAUTHORIZED = 4401
+GOING_AWAY = 1001
+
+
+def _authorization(context: GraphContext, payload: object) -> str | None:
+    if isinstance(payload, dict):
+        for key in ("Authorization", "authorization"):
+            value = payload.get(key)
+            if isinstance(value, str):
+                return value
+    request = context.request  # the WebSocket: its upgrade request's headers
+    return request.headers.get("authorization") if request is not None else None
+
+
+def authenticate(context: GraphContext, payload: object) -> float | None:
+    """Sign the connection in with the token of `connection_init` (or of the upgrade request): the
+    token's expiry, or None when there is no valid token."""
+    token = bearer_token(_authorization(context, payload))
+    if token is None:
+        return None
+    try:
+        user_id, expires_at = context.resources.tokens.verify_until(token)
+    except InvalidToken:
+        return None
+    context.user_id = user_id
+    return expires_at
+
+
+class _Connection:
+    """What both protocol handlers do around Strawberry's: expiry, pings, and the hub's registry."""
+
+    def __init__(self, context: GraphContext, close: Any, send_ping: Any) -> None:
+        self._context = context
+        self._close = close
+        self._send_ping = send_ping
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def close(self, code: int, reason: str) -> None:
+        # The socket may be closing already (the client left, or the other path closed it first).
+        with contextlib.suppress(RuntimeError):
+            await self._close(code, reason)
+
+    def signed_in(self, expires_at: float) -> None:
+        self._tasks.append(asyncio.create_task(self._expire(expires_at)))
+        if self._send_ping is not None:
+            self._tasks.append(asyncio.create_task(self._ping()))
+
+    async def _expire(self, expires_at: float) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self.close(UNAUTHORIZED, "Token expired")
+
+    async def _ping(self) -> None:
+        interval = self._context.resources.live.settings.ping_interval_seconds
+        with contextlib.suppress(RuntimeError, OSError):
+            while True:
+                await asyncio.sleep(interval)
+                await self._send_ping()
+
+    async def serve(self, handle: Any) -> None:
+        async def going_away() -> None:
+            await self.close(GOING_AWAY, "Server shutting down")
+
+        try:
+            with self._context.resources.live.connection(going_away):
+                await handle()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphContext, None]):
+    """`graphql-transport-ws` (the `graphql-ws` library's protocol)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection = _Connection(
+            self.context, self.websocket.close, lambda: self.send_message({"type": "ping"})
+        )
+
+    async def handle(self) -> None:
+        await self.connection.serve(super().handle)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if not self.connection_init_received:
+            expires_at = authenticate(self.context, message.get("payload"))
+            if expires_at is None:
+                self.connection_init_received = True
+                if self.connection_init_timeout_task:
+                    self.connection_init_timeout_task.cancel()
+                await self.connection.close(UNAUTHORIZED, "Unauthorized")
+                return
+            self.connection.signed_in(expires_at)
+        await super().handle_connection_init(message)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[GraphContext, None]):
+    """`graphql-ws` (the older `subscriptions-transport-ws` protocol); it keeps alive with `ka`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection = _Connection(self.context, self.websocket.close, None)
+
+    async def handle(self) -> None:
+        await self.connection.serve(super().handle)
+
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        if self.connection_acknowledged:
+            return
+        expires_at = authenticate(self.context, message.get("payload"))
+        if expires_at is None:
+            await self.send_message(
+                {"type": "connection_error", "payload": {"message": "Unauthorized"}}
+            )
+            await self.connection.close(UNAUTHORIZED, "Unauthorized")
+            return
+        self.connection.signed_in(expires_at)
+        await super().handle_connection_init(message)
