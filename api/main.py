@@ -82,7 +82,7 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
             app.state.resources = services
             if tracer_provider is not None:
                 RedisInstrumentor.instrument_client(services.redis, tracer_provider=tracer_provider)
-            services.live.start()
+            await services.live.start()
             restore_sigterm = _close_live_connections_on_sigterm(services.live)
             # Everything built so far lives as long as the process: keep it out of the cyclic GC's
             # full collections, whose scans of it stalled requests (the cached read's p99).

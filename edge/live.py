@@ -126,11 +126,15 @@ class LiveHub:
     def closing(self) -> bool:
         return self._stopping.is_set()
 
-    def start(self) -> None:
+    async def start(self, *, within: float = 2.0) -> None:
+        """Start listening; waits (at most `within`) until subscribed, so that a process that says
+        it is ready delivers what is committed from then on. Without Redis it starts anyway."""
         self._tasks = [
             asyncio.create_task(self._listen(), name="live-listen"),
             asyncio.create_task(self._renew_leases(), name="live-leases"),
         ]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.listening.wait(), within)
 
     async def drain(self) -> None:
         """Stop: end the streams that end with the server (SSE), close every registered connection

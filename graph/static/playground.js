@@ -29,15 +29,54 @@
     "}",
     "",
     "query MyOrders {",
-    "  orders(userId: 1, limit: 10) { id status totalPrice items { productId quantity price } }",
+    "  orders(userId: 1, limit: 10) { id status version totalPrice items { productId quantity price } }",
+    "}",
+    "",
+    "# Live: run it, then change the order (PayOrder, or PATCH over REST) and watch the events.",
+    "subscription WatchMyOrders {",
+    "  myOrderEvents { orderId seq kind status previousStatus at }",
+    "}",
+    "",
+    "mutation PayOrder {",
+    '  updateOrderStatus(id: "<order id>", status: PAID) { id status version history { seq kind } }',
     "}",
     "",
   ].join("\n");
 
   var DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <accessToken from Login>"\n}';
 
-  // The page is served by the GraphQL endpoint itself: operations go back to the same path.
-  var fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+  // The page is served by the GraphQL endpoint itself: operations go back to the same path, and
+  // subscriptions to the same path over WebSocket (graphql-transport-ws, through graphql-ws).
+  var path = window.location.pathname;
+  var wsUrl = (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + path;
+  var current = null;
+
+  // The server reads the token from `connection_init`: a WebSocket client per Authorization value
+  // of the Headers tab, replaced (and the old one closed) when it changes.
+  function fetcherFor(authorization) {
+    if (current && current.authorization === authorization) {
+      return current.fetcher;
+    }
+    if (current) {
+      current.wsClient.dispose();
+    }
+    var wsClient = graphqlWs.createClient({
+      url: wsUrl,
+      connectionParams: authorization ? { Authorization: authorization } : {},
+      lazy: true,
+    });
+    current = {
+      authorization: authorization,
+      wsClient: wsClient,
+      fetcher: GraphiQL.createFetcher({ url: path, wsClient: wsClient }),
+    };
+    return current.fetcher;
+  }
+
+  function fetcher(params, options) {
+    var headers = (options && options.headers) || {};
+    return fetcherFor(headers.Authorization || headers.authorization || "")(params, options);
+  }
   var params = new URLSearchParams(window.location.search);
 
   ReactDOM.createRoot(document.getElementById("graphiql")).render(
