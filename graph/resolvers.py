@@ -138,7 +138,10 @@ async def create_order(
 
 
 async def update_order_status(
-    info: Info, id: uuid.UUID, status: OrderStatus, expected_version: int | None = None
+    info: Info,
+    id: uuid.UUID,
+    status: OrderStatus,
+    expected_version: int | None = strawberry.UNSET,
 ) -> Order:
     context = info.context
     user_id = context.require_user()
@@ -149,7 +152,7 @@ async def update_order_status(
             user_id=user_id,
             order_id=id,
             status=status,
-            expected_version=expected_version,
+            expected_version=None if expected_version is strawberry.UNSET else expected_version,
         )
     return Order.from_domain(updated)
 
@@ -179,9 +182,9 @@ async def _live(
 
 
 def order_events(
-    info: Info, id: uuid.UUID, after_seq: int | None = None
+    info: Info, id: uuid.UUID, after_seq: int | None = strawberry.UNSET
 ) -> AsyncGenerator[OrderEvent, None]:
-    return _live(info, id, after_seq)
+    return _live(info, id, None if after_seq is strawberry.UNSET else after_seq)
 
 
 def my_order_events(info: Info) -> AsyncGenerator[OrderEvent, None]:

@@ -105,3 +105,22 @@ async def test_what_the_fast_path_declines_still_gets_the_routes_answer(
     )
 
     assert [r.status_code for r in (foreign, no_token, bad_token, not_uuid)] == [404, 401, 401, 422]
+
+
+async def test_a_current_etag_gets_the_same_304_from_the_fast_path_and_the_route(
+    client: httpx.AsyncClient, users: UserFactory, settings: ApiProcessSettings
+) -> None:
+    user = await users.create()
+    order_id = (await client.post("/orders/", json=order_body(), headers=user.headers)).json()["id"]
+    headers = {**user.headers, "If-None-Match": '"1"'}
+
+    fast = await client.get(f"/orders/{order_id}/", headers=headers)
+    async with app_without_fast_path(settings) as plain_client:
+        routed = await plain_client.get(f"/orders/{order_id}/", headers=headers)
+
+    assert fast.status_code == routed.status_code == 304
+    assert fast.content == routed.content == b""
+    assert fast.headers["ETag"] == '"1"'
+    assert {k: v for k, v in fast.headers.items() if k not in _VOLATILE} == {
+        k: v for k, v in routed.headers.items() if k not in _VOLATILE
+    }

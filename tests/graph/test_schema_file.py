@@ -19,6 +19,15 @@ def test_the_schema_has_the_contracts_operations() -> None:
         "register(email: String!, password: String!): User!",
         "token(email: String!, password: String!): Token!",
         "createOrder(input: CreateOrderInput!, idempotencyKey: String = null): Order!",
-        "updateOrderStatus(id: UUID!, status: OrderStatus!): Order!",
+        "updateOrderStatus(id: UUID!, status: OrderStatus!, expectedVersion: Int): Order!",
+        "orderEvents(id: UUID!, afterSeq: Int): OrderEvent!",
+        "myOrderEvents: OrderEvent!",
+        "history: [OrderEvent!]!",
+        "version: Int!",
+        "previousStatus: OrderStatus",
     ]:
         assert f"  {line}\n" in sdl, line
+
+
+def test_order_event_kinds_are_the_contracts() -> None:
+    assert "enum OrderEventKind {\n  CREATED\n  STATUS_CHANGED\n  PROCESSED\n}" in schema_sdl()

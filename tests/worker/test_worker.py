@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.settings import Settings
@@ -99,3 +101,59 @@ async def test_task_failing_while_postgresql_is_unreachable_is_retried_once_it_r
     finally:
         await postgres.stop()
     assert await processed_count(db_engine, [event.event_id]) == 1
+
+
+async def _stored_order(db_engine: AsyncEngine, order_id: uuid.UUID) -> int:
+    """A user and their PENDING order with its CREATED event, as the API writes them; the user id."""
+    async with db_engine.begin() as connection:
+        user_id = (
+            await connection.execute(
+                text(
+                    "INSERT INTO users (email, password_hash, created_at) "
+                    "VALUES (:email, 'x', now()) RETURNING id"
+                ),
+                {"email": f"worker-{uuid.uuid4().hex[:8]}@example.com"},
+            )
+        ).scalar_one()
+        await connection.execute(
+            text(
+                "INSERT INTO orders (id, user_id, items, total_price, status, created_at, "
+                "updated_at, version) VALUES (:id, :user_id, '[]', 17, 'PENDING', now(), now(), 1)"
+            ),
+            {"id": order_id, "user_id": user_id},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO order_events (order_id, seq, kind, status, at) "
+                "VALUES (:id, 1, 'CREATED', 'PENDING', now())"
+            ),
+            {"id": order_id},
+        )
+    return int(user_id)
+
+
+async def test_a_redelivered_task_writes_processed_into_the_history_once(
+    processes: Processes, pipeline_settings: Settings, db_engine: AsyncEngine
+) -> None:
+    event = new_order_event()
+    await _stored_order(db_engine, event.order_id)
+    worker = processes.worker()
+    await processes.ready(worker)
+
+    await enqueue(pipeline_settings, event, event)  # concurrently, in two threads
+    await worker.wait_for(f"event {event.event_id} already processed, skipped", within=10)
+    await enqueue(pipeline_settings, event)  # and once more, after it was done
+    await worker.wait_for(f"event {event.event_id} already processed, skipped", within=10, count=2)
+
+    async with db_engine.connect() as connection:
+        history = await connection.execute(
+            text(
+                "SELECT seq, kind, status, correlation_id FROM order_events "
+                "WHERE order_id = :id ORDER BY seq"
+            ),
+            {"id": event.order_id},
+        )
+    assert history.all() == [
+        (1, "CREATED", "PENDING", None),
+        (2, "PROCESSED", "PENDING", event.correlation_id),
+    ]
