@@ -26,10 +26,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.support.live import new_order, new_user, set_status, wait_for_leases
+from tests.support.pipeline import BASE_REDIS_URL
+
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 DEADLINE_SECONDS = 30
 ME = "query Me { me { id email } }"
+WATCH_MY_ORDERS = "subscription Watch { myOrderEvents { orderId seq kind status } }"
 
 # GraphiQL 3 keeps each editor's CodeMirror 5 instance on its element.
 _SET_HEADERS = """
@@ -99,28 +103,40 @@ def _requested_urls(driver: webdriver.Chrome) -> list[str]:
     return urls
 
 
+def _run_in_playground(driver: webdriver.Chrome, base_url: str, query: str, headers: str) -> None:
+    """Open the playground on `query`, type `headers` into its Headers tab, and run it."""
+    driver.get(f"{base_url}/graphql?q={quote(query)}")
+    wait = WebDriverWait(driver, DEADLINE_SECONDS, poll_frequency=0.1)
+    run = wait.until(
+        expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, ".graphiql-execute-button"))
+    )
+    headers_tab = wait.until(
+        expected_conditions.element_to_be_clickable(
+            (By.XPATH, "//button[normalize-space()='Headers']")
+        )
+    )
+    headers_tab.click()
+    driver.execute_script(_SET_HEADERS, headers)
+    run.click()
+
+
+def _answer(driver: webdriver.Chrome, shows: str = "") -> str:
+    """The response pane's text, once it is not empty (and contains `shows`)."""
+    wait = WebDriverWait(driver, DEADLINE_SECONDS, poll_frequency=0.1)
+    text: str = wait.until(
+        lambda d: (answer := d.execute_script(_RESPONSE).strip()) and shows in answer and answer
+    )
+    return text
+
+
 def run_query_in_playground(
     base_url: str, query: str, headers: str, profile: Path
 ) -> PlaygroundRun:
     """Open the playground on `query`, type `headers` into its Headers tab, run it, read the answer."""
     driver = _chromium(profile)
     try:
-        driver.get(f"{base_url}/graphql?q={quote(query)}")
-        wait = WebDriverWait(driver, DEADLINE_SECONDS, poll_frequency=0.1)
-        run = wait.until(
-            expected_conditions.element_to_be_clickable(
-                (By.CSS_SELECTOR, ".graphiql-execute-button")
-            )
-        )
-        headers_tab = wait.until(
-            expected_conditions.element_to_be_clickable(
-                (By.XPATH, "//button[normalize-space()='Headers']")
-            )
-        )
-        headers_tab.click()
-        driver.execute_script(_SET_HEADERS, headers)
-        run.click()
-        answer = wait.until(lambda d: d.execute_script(_RESPONSE).strip() or None)
+        _run_in_playground(driver, base_url, query, headers)
+        answer = _answer(driver)
         console_errors = [
             entry["message"] for entry in _log(driver, "browser") if entry["level"] == "SEVERE"
         ]
@@ -152,3 +168,33 @@ async def test_the_playground_runs_an_authenticated_query_offline(
     # The browser's own pages (chrome://) and inline data: URLs never touch the network.
     network = [url for url in run.requested_urls if url.startswith(("http", "ws", "ftp"))]
     assert [url for url in network if not url.startswith(f"{live_server}/")] == []
+
+
+async def test_the_playground_shows_a_subscriptions_events_as_the_order_changes(
+    live_server: str, tmp_path: Path, redis_prefix: str
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as client:
+        user = await new_user(client)
+        order_id = await new_order(client, user)
+        headers = json.dumps(user.headers)
+        driver = await asyncio.to_thread(_chromium, tmp_path)
+        try:
+            await asyncio.to_thread(
+                _run_in_playground, driver, live_server, WATCH_MY_ORDERS, headers
+            )
+            # Subscribed (over the page's own WebSocket) once the server holds its lease.
+            await wait_for_leases(BASE_REDIS_URL, redis_prefix, user.id, 1)
+            await set_status(client, user, order_id, "PAID")
+            answer = await asyncio.to_thread(_answer, driver, "STATUS_CHANGED")
+            console_errors = [
+                e["message"] for e in _log(driver, "browser") if e["level"] == "SEVERE"
+            ]
+            requested = _requested_urls(driver)
+        finally:
+            await asyncio.to_thread(driver.quit)
+
+    event = json.loads(answer)["data"]["myOrderEvents"]
+    assert event == {"orderId": order_id, "seq": 2, "kind": "STATUS_CHANGED", "status": "PAID"}
+    assert console_errors == []
+    # The page's own copy of the WebSocket client; the event itself came over its WebSocket.
+    assert f"{live_server}/graphql/static/vendor/graphql-ws-6.4.2/graphql-ws.min.js" in requested

@@ -36,7 +36,7 @@ async def test_every_file_the_page_loads_is_served_by_the_app(client: httpx.Asyn
     urls = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assets = [url for url in urls if not url.startswith("data:")]
 
-    assert len(assets) == 6
+    assert len(assets) == 7
     for url in assets:
         assert not url.startswith(("http:", "https:", "//")), url
         response = await client.get(f"/{url}")
@@ -47,8 +47,13 @@ async def test_every_file_the_page_loads_is_served_by_the_app(client: httpx.Asyn
 
 
 async def test_the_vendored_files_keep_their_licences(client: httpx.AsyncClient) -> None:
-    for package in ("graphiql-3.8.3", "react-18.2.0", "react-dom-18.2.0"):
-        licence = await client.get(f"/graphql/static/vendor/{package}/LICENSE")
+    for licence_file in (
+        "graphiql-3.8.3/LICENSE",
+        "react-18.2.0/LICENSE",
+        "react-dom-18.2.0/LICENSE",
+        "graphql-ws-6.4.2/LICENSE.md",
+    ):
+        licence = await client.get(f"/graphql/static/vendor/{licence_file}")
         assert licence.status_code == 200
         assert "MIT License" in licence.text
 
