@@ -32,6 +32,7 @@ from graphql import parse as graphql_parse
 from yarl import URL
 
 from bench import chart
+from bench.live import live_scenario
 from bench.pipeline import ORDERS as BURST_ORDERS
 from bench.pipeline import create_orders
 from bench.relay import empty_outbox, relay_scenario
@@ -114,6 +115,7 @@ def uvicorn(app: str, port: int, env: dict[str, str], name: str) -> Process:
         sys.executable, "-m", "uvicorn", "--factory", app,
         "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(API_WORKERS), "--no-access-log", "--no-proxy-headers",
+        "--ws-per-message-deflate", "false",
         "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
     ]  # fmt: skip
     return Process(name, argv, env, RESULTS / f"{name}.log")
@@ -208,6 +210,15 @@ async def seed_orders(dsn: str, user_id: int, count: int) -> None:
             """,
             user_id,
             count,
+        )
+        # Their history starts as the API's does: CREATED, seq 1.
+        await connection.execute(
+            """
+            INSERT INTO order_events (order_id, seq, kind, status, at)
+            SELECT id, 1, 'CREATED', 'PENDING', created_at FROM orders o
+            WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM order_events e WHERE e.order_id = o.id)
+            """,
+            user_id,
         )
     finally:
         await connection.close()
@@ -717,6 +728,9 @@ def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database
         )
 
     versus(traced_cached_get(env, reader_token, reader_ids), cached, "cached GET")
+
+    print("live updates", flush=True)
+    run.extra.update(live_scenario(env, free_port()))
 
     print("servers", flush=True)
     run.extra["redis-benchmark -t get (c=64)"] = f"{redis_benchmark():,.0f} req/s"

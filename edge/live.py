@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 # A lease lapses this long after its process last renewed it (renewed every third of it).
 LEASE_SECONDS = 30.0
+# Lease acquisitions and releases sent to Redis at once (each takes well under a millisecond).
+LEASE_CALLS = 4
 # Events waiting for one slow subscriber; past it the inbox resynchronises from the history table.
 INBOX_SIZE = 256
 
@@ -111,6 +113,9 @@ class LiveHub:
         self._channel = live_channel(redis_settings.key_prefix)
         self._lease_prefix = f"{redis_settings.key_prefix}live:leases:"
         self._acquire = redis.register_script(_ACQUIRE)
+        # Lease calls in flight at once: a burst of subscriptions must not take every connection of
+        # the pool the requests share (it does not wait, it fails, and that would trip the breaker).
+        self._lease_calls = asyncio.Semaphore(LEASE_CALLS)
         self._by_order: defaultdict[uuid.UUID, set[Inbox]] = defaultdict(set)
         self._by_user: defaultdict[int, set[Inbox]] = defaultdict(set)
         self._inboxes: set[Inbox] = set()
@@ -194,11 +199,12 @@ class LiveHub:
             yield inbox
         finally:
             self._forget(inbox)
-            await self._breaker.call(
-                lambda: self._redis.zrem(self._lease_key(user_id), inbox.lease),
-                fallback=0,
-                what="live lease release",
-            )
+            async with self._lease_calls:
+                await self._breaker.call(
+                    lambda: self._redis.zrem(self._lease_key(user_id), inbox.lease),
+                    fallback=0,
+                    what="live lease release",
+                )
 
     def _forget(self, inbox: Inbox) -> None:
         self._inboxes.discard(inbox)
@@ -225,7 +231,8 @@ class LiveHub:
             return bool(taken)
 
         # Without Redis there is no count to check: the limit fails open, as rate limits do.
-        return await self._breaker.call(acquire, fallback=True, what="live lease")
+        async with self._lease_calls:
+            return await self._breaker.call(acquire, fallback=True, what="live lease")
 
     async def _renew_leases(self) -> None:
         while not self._stopping.is_set():

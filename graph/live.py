@@ -17,6 +17,7 @@ import contextlib
 import time
 from typing import Any
 
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -65,28 +66,30 @@ class _Connection:
         self._context = context
         self._close = close
         self._send_ping = send_ping
-        self._tasks: list[asyncio.Task[None]] = []
+        self._watch: asyncio.Task[None] | None = None
 
     async def close(self, code: int, reason: str) -> None:
         # The socket may be closing already (the client left, or the other path closed it first).
-        with contextlib.suppress(RuntimeError):
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnected):
             await self._close(code, reason)
 
     def signed_in(self, expires_at: float) -> None:
-        self._tasks.append(asyncio.create_task(self._expire(expires_at)))
-        if self._send_ping is not None:
-            self._tasks.append(asyncio.create_task(self._ping()))
+        # One task per connection for both duties: every task costs memory, times 1,000s of sockets.
+        self._watch = asyncio.create_task(self._until_expiry(expires_at))
 
-    async def _expire(self, expires_at: float) -> None:
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
-        await self.close(UNAUTHORIZED, "Token expired")
-
-    async def _ping(self) -> None:
+    async def _until_expiry(self, expires_at: float) -> None:
+        """Ping every interval (when the protocol pings) until the token expires, then close."""
         interval = self._context.resources.live.settings.ping_interval_seconds
-        with contextlib.suppress(RuntimeError, OSError):
-            while True:
-                await asyncio.sleep(interval)
-                await self._send_ping()
+        try:
+            while (left := expires_at - time.time()) > 0:
+                if self._send_ping is None or left <= interval:
+                    await asyncio.sleep(left)
+                else:
+                    await asyncio.sleep(interval)
+                    await self._send_ping()
+        except (RuntimeError, OSError, WebSocketDisconnected):
+            return  # the socket is gone already
+        await self.close(UNAUTHORIZED, "Token expired")
 
     async def serve(self, handle: Any) -> None:
         async def going_away() -> None:
@@ -96,8 +99,8 @@ class _Connection:
             with self._context.resources.live.connection(going_away):
                 await handle()
         finally:
-            for task in self._tasks:
-                task.cancel()
+            if self._watch is not None:
+                self._watch.cancel()
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphContext, None]):
