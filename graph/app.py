@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import FastAPI
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from opentelemetry.trace import TracerProvider
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -28,7 +28,7 @@ from domain.errors import RateLimitExceeded
 from edge.security import page_csp
 from edge.settings import LiveSettings
 from graph.context import GraphContext, get_context
-from graph.errors import shape_error
+from graph.errors import SubscriptionOverHttp, shape_error
 from graph.live import LegacyWSHandler, TransportWSHandler
 from graph.schema import create_schema
 from graph.settings import GraphQLSettings
@@ -49,6 +49,18 @@ def _playground_page() -> str:
     return PLAYGROUND_PAGE.read_text()
 
 
+def _is_subscription(request_data: GraphQLRequestData) -> bool:
+    query = request_data.query
+    # The word first: parsing every request twice would cost the hot path for nothing.
+    if not query or "subscription" not in query:
+        return False
+    try:
+        operation = get_operation_ast(parse(query), request_data.operation_name)
+    except GraphQLError:
+        return False  # the normal path reports it
+    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+
 class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -63,7 +75,13 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Spend one unit of the REST default rate limit per request (batching is off) before
-        parsing it; each further top-level field spends one more before execution (graph/cost.py)."""
+        parsing it; each further top-level field spends one more before execution (graph/cost.py).
+        A subscription is refused here: it runs over WebSocket only."""
+        if _is_subscription(request_data):
+            refused = SubscriptionOverHttp()
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(str(refused), original_error=refused)]
+            )
         try:
             await context.spend_rate_limit(1)
         except RateLimitExceeded as exc:

@@ -15,7 +15,7 @@ from graphql import GraphQLError
 from pydantic import ValidationError
 from strawberry.extensions import SchemaExtension
 
-from domain.errors import ErrorKind, RateLimitExceeded
+from domain.errors import DomainError, ErrorKind, RateLimitExceeded
 from edge.errors import (
     INTERNAL_ERROR_MESSAGE,
     UNAVAILABLE_RETRY_AFTER_SECONDS,
@@ -45,6 +45,17 @@ CODE_BY_KIND: dict[ErrorKind, str] = {
     ErrorKind.PRECONDITION_FAILED: "PRECONDITION_FAILED",
     ErrorKind.UNAVAILABLE: SERVICE_UNAVAILABLE,
 }
+
+
+class SubscriptionOverHttp(DomainError):
+    """A subscription POSTed: it needs a connection that stays open."""
+
+    kind = ErrorKind.BAD_INPUT
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Subscriptions run over WebSocket at /graphql (graphql-transport-ws), not over HTTP POST"
+        )
 
 
 def _code_of(exc: BaseException) -> str | None:

@@ -73,3 +73,14 @@ async def test_another_users_history_is_not_found(
     foreign = await graphql(client, HISTORY, {"id": order_id}, headers=bob.headers)
 
     assert foreign.codes == ["NOT_FOUND"]
+
+
+async def test_a_subscription_posted_over_http_is_refused_as_bad_input(
+    client: httpx.AsyncClient, users: UserFactory
+) -> None:
+    user = await users.create()
+
+    posted = await graphql(client, "subscription { myOrderEvents { seq } }", headers=user.headers)
+
+    assert posted.codes == ["BAD_USER_INPUT"]
+    assert "WebSocket" in posted.errors[0]["message"]
