@@ -5,7 +5,7 @@ creation and, unless still PENDING, one STATUS_CHANGED to their status at their 
 between were never recorded). So every order has a history, starting at seq 1.
 
 Revision ID: 20261130_order_history
-Revises: 20261126_idempotency
+Revises: 20261130_outbox_traceparent
 Create Date: 2026-11-30
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261130_order_history"
-down_revision: str | None = "20261126_idempotency"
+down_revision: str | None = "20261130_outbox_traceparent"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
