@@ -297,7 +297,6 @@ class LiveHub:
 
 async def order_changes(
     resources: Resources,
-    hub: LiveHub,
     *,
     user_id: int,
     order_id: uuid.UUID | None = None,
@@ -315,7 +314,7 @@ async def order_changes(
     without, it waits for its connection to be closed (a WebSocket subscription must not complete:
     its client would take that as the end, not as a reason to reconnect).
     """
-    async with hub.subscribe(
+    async with resources.live.subscribe(
         user_id=user_id, order_id=order_id, ends_on_drain=ends_on_drain
     ) as inbox:
         last_seq: dict[uuid.UUID, int] = {}

@@ -168,7 +168,6 @@ async def _live(
     resources = context.resources
     changes = order_changes(
         resources,
-        resources.live,
         user_id=user_id,
         order_id=order_id,
         after_seq=None if after_seq is None else _AFTER_SEQ.validate_python(after_seq),

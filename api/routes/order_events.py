@@ -64,17 +64,15 @@ async def stream_order_events(
 ) -> StreamingResponse:
     """Server-Sent Events of one of your orders as they happen (from any API process): each event is
     `id: <seq>`, `event: order`, `data: <the history entry as JSON>`. A comment (`: ping`) comes every
-    LIVE_PING_INTERVAL_SECONDS when idle. The stream ends when your token expires or the server
-    stops; reconnect with `Last-Event-ID` to miss nothing. 404 for an order that is not yours; 429
+    LIVE_PING_INTERVAL_SECONDS when idle. The stream ends once your token has expired (at the next
+    heartbeat) or when the server stops; reconnect with `Last-Event-ID` to miss nothing. 404 for an order that is not yours; 429
     past LIVE_MAX_SUBSCRIPTIONS_PER_USER live subscriptions."""
-    hub = resources.live
     changes = order_changes(
         resources,
-        hub,
         user_id=caller.user_id,
         order_id=order_id,
         after_seq=last_event_id,
-        tick=hub.settings.ping_interval_seconds,
+        tick=resources.live.settings.ping_interval_seconds,
         ends_on_drain=True,
     )
     # The first item comes once the subscription is open and the order checked: errors answer as
