@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,8 @@ from strawberry.fastapi import BaseContext
 
 from domain.errors import RateLimitExceeded
 from domain.limits import spend
+from domain.orders import history
+from domain.orders.schemas import OrderEventOut
 from domain.uow import UnitOfWork
 from domain.users import service as users
 from domain.users.errors import InvalidToken
@@ -38,6 +41,11 @@ class Loaders:
     def __init__(self, context: GraphContext) -> None:
         self._context = context
         self.user: DataLoader[int, UserOut | None] = DataLoader(load_fn=self._load_users)
+        # Keyed by (caller, order). Not cached: a WebSocket's context lives as long as the socket,
+        # and a history grows meanwhile.
+        self.history: DataLoader[tuple[int, uuid.UUID], list[OrderEventOut]] = DataLoader(
+            load_fn=self._load_histories, cache=False
+        )
 
     async def _load_users(self, user_ids: Sequence[int]) -> list[UserOut | None]:
         async with self._context.unit_of_work(read_only=True) as uow:
@@ -46,6 +54,21 @@ class Loaders:
             UserOut.model_validate(found[user_id]) if user_id in found else None
             for user_id in user_ids
         ]
+
+    async def _load_histories(
+        self, keys: Sequence[tuple[int, uuid.UUID]]
+    ) -> list[list[OrderEventOut]]:
+        found: dict[tuple[int, uuid.UUID], list[OrderEventOut]] = {}
+        async with self._context.unit_of_work(read_only=True) as uow:
+            for user_id in {user_id for user_id, _ in keys}:
+                order_ids = [order_id for owner, order_id in keys if owner == user_id]
+                histories = await history.order_histories(
+                    uow=uow, user_id=user_id, order_ids=order_ids
+                )
+                found.update(
+                    {(user_id, order_id): events for order_id, events in histories.items()}
+                )
+        return [found[key] for key in keys]
 
 
 class GraphContext(BaseContext):

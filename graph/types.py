@@ -13,7 +13,6 @@ from typing import Any
 
 import strawberry
 
-from domain.orders import history
 from domain.orders import schemas as orders
 from domain.orders import service as order_service
 from domain.orders.status import OrderEventKind as DomainOrderEventKind
@@ -111,11 +110,9 @@ async def _owner(root: Order, info: strawberry.Info[GraphContext, None]) -> User
 
 
 async def _history(root: Order, info: strawberry.Info[GraphContext, None]) -> list[OrderEvent]:
+    # Batched: a page of orders with their histories costs one query, not one per order.
     context = info.context
-    async with context.resources.unit_of_work(read_only=True) as uow:
-        events = await history.order_history(
-            uow=uow, user_id=context.require_user(), order_id=root.id
-        )
+    events = await context.loaders.history.load((context.require_user(), root.id))
     return [OrderEvent.from_domain(root.id, event) for event in events]
 
 
@@ -160,7 +157,7 @@ class Order:
 
 async def _event_order(root: OrderEvent, info: strawberry.Info[GraphContext, None]) -> Order:
     context = info.context
-    async with context.resources.unit_of_work(read_only=True) as uow:
+    async with context.unit_of_work(read_only=True) as uow:
         read = await order_service.get_order(
             uow=uow,
             cache=context.resources.order_cache,

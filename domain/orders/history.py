@@ -4,6 +4,7 @@ and announced to live subscribers once (and only if) that transaction commits.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
@@ -82,3 +83,14 @@ async def order_history(
     if not events:
         raise OrderNotFound
     return events
+
+
+async def order_histories(
+    *, uow: UnitOfWork, user_id: int, order_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[OrderEventOut]]:
+    """The histories of several of `user_id`'s orders in one query (GraphQL's `Order.history` of a
+    page of orders); an order that is not theirs has none."""
+    histories: dict[uuid.UUID, list[OrderEventOut]] = {order_id: [] for order_id in order_ids}
+    for row in await uow.order_events.owned_of(order_ids=order_ids, user_id=user_id):
+        histories[row.order_id].append(OrderEventOut.model_validate(row))
+    return histories

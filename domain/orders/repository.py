@@ -158,6 +158,18 @@ class OrderEventRepository:
         )
         return (await self._session.execute(stmt)).scalars().all()
 
+    async def owned_of(
+        self, *, order_ids: Sequence[uuid.UUID], user_id: int
+    ) -> Sequence[OrderEvent]:
+        """The events of those of `order_ids` that are `user_id`'s, by order, oldest first."""
+        stmt = (
+            select(OrderEvent)
+            .join(Order, Order.id == OrderEvent.order_id)
+            .where(Order.id.in_(order_ids), Order.user_id == user_id)
+            .order_by(OrderEvent.order_id, OrderEvent.seq)
+        )
+        return (await self._session.execute(stmt)).scalars().all()
+
 
 class ProcessedOrderHistory:
     """The worker's side of the history (sync): the PROCESSED event, in the task's transaction."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from edge.resources import Resources
+from tests.api.test_cache import count_queries
 from tests.conftest import UserFactory
 from tests.graph.conftest import CREATE_ORDER, graphql, order_input
 
@@ -84,3 +86,26 @@ async def test_a_subscription_posted_over_http_is_refused_as_bad_input(
 
     assert posted.codes == ["BAD_USER_INPUT"]
     assert "WebSocket" in posted.errors[0]["message"]
+
+
+async def test_a_page_of_orders_with_their_histories_costs_one_history_query(
+    client: httpx.AsyncClient, users: UserFactory, app_state: Resources
+) -> None:
+    user = await users.create()
+    order_ids = [await _create(client, user.headers) for _ in range(4)]
+    await graphql(client, MOVE, {"id": order_ids[0], "status": "PAID"}, headers=user.headers)
+
+    with count_queries(app_state.engine.sync_engine) as statements:
+        result = await graphql(
+            client,
+            "query($u: Int!) { orders(userId: $u) { id history { seq kind } } }",
+            {"u": user.id},
+            headers=user.headers,
+        )
+
+    histories = {o["id"]: [e["kind"] for e in o["history"]] for o in result.ok()["orders"]}
+    assert histories == {
+        order_ids[0]: ["CREATED", "STATUS_CHANGED"],
+        **{order_id: ["CREATED"] for order_id in order_ids[1:]},
+    }
+    assert len([s for s in statements if "FROM order_events" in s]) == 1
