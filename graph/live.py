@@ -7,6 +7,8 @@ add what a production endpoint needs around them:
   would close with 4403), and it closes with 4401 too when the token expires;
 - a ping every LIVE_PING_INTERVAL_SECONDS, so idle sockets stay open through proxies (and dead
   peers are found out);
+- the REST default rate limit spent once per operation, as `POST /graphql` does (one budget per
+  user whichever way operations come);
 - registration with the process's live hub, which closes every socket with 1001 on SIGTERM.
 """
 
@@ -17,19 +19,33 @@ import contextlib
 import time
 from typing import Any
 
+from graphql import GraphQLError, GraphQLFormattedError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage as TransportErrorMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage as LegacyConnectionInitMessage,
 )
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ErrorMessage as LegacyErrorMessage,
+)
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
+from domain.errors import RateLimitExceeded
+from domain.limits import spend
 from domain.users.errors import InvalidToken
 from edge.auth import bearer_token
 from graph.context import GraphContext
+from graph.errors import shape_error
 
 UNAUTHORIZED = 4401
 GOING_AWAY = 1001
@@ -91,6 +107,17 @@ class _Connection:
             return  # the socket is gone already
         await self.close(UNAUTHORIZED, "Token expired")
 
+    async def over_rate_limit(self) -> GraphQLFormattedError | None:
+        """Spend one unit of the caller's budget for an operation; the error to answer past it."""
+        resources = self._context.resources
+        try:
+            await spend(
+                resources.limiter, resources.rate_limits.default, self._context.rate_limit_identity
+            )
+        except RateLimitExceeded as exc:
+            return shape_error(GraphQLError(str(exc), original_error=exc)).formatted
+        return None
+
     async def serve(self, handle: Any) -> None:
         async def going_away() -> None:
             await self.close(GOING_AWAY, "Server shutting down")
@@ -127,6 +154,16 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphContext, None]):
             self.connection.signed_in(expires_at)
         await super().handle_connection_init(message)
 
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            error = await self.connection.over_rate_limit()
+            if error is not None:
+                await self.send_message(
+                    TransportErrorMessage(id=message["id"], type="error", payload=[error])
+                )
+                return
+        await super().handle_subscribe(message)
+
 
 class LegacyWSHandler(BaseGraphQLWSHandler[GraphContext, None]):
     """`graphql-ws` (the older `subscriptions-transport-ws` protocol); it keeps alive with `ka`."""
@@ -150,3 +187,13 @@ class LegacyWSHandler(BaseGraphQLWSHandler[GraphContext, None]):
             return
         self.connection.signed_in(expires_at)
         await super().handle_connection_init(message)
+
+    async def handle_start(self, message: StartMessage) -> None:
+        if self.connection_acknowledged:
+            error = await self.connection.over_rate_limit()
+            if error is not None:
+                await self.send_message(
+                    LegacyErrorMessage(type="error", id=message["id"], payload=error)
+                )
+                return
+        await super().handle_start(message)

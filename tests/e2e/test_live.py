@@ -328,3 +328,23 @@ async def test_processed_arrives_after_the_worker_runs(
     )
     assert processed["status"] == "PENDING"
     assert [(e["seq"], e["kind"]) for e in history] == [(1, "CREATED"), (2, "PROCESSED")]
+
+
+async def test_operations_over_the_socket_spend_the_callers_rate_limit(
+    processes: Processes,
+) -> None:
+    api, base_url = processes.api(
+        "api-limited", **LIVE_ENV, RATE_LIMIT_ENABLED="true", RATE_LIMIT_DEFAULT="3/minute"
+    )
+    await processes.ready(api)
+    async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
+        user = await new_user(client)
+        async with GraphQLSocket.open(base_url, token=user.token) as socket:
+            await socket.acknowledged()
+            for n in range(3):
+                await socket.subscribe(MY_ORDER_EVENTS, operation_id=f"within-{n}")
+            await socket.subscribe(MY_ORDER_EVENTS, operation_id="over")
+            refused = await socket.receive(within=5)
+
+    assert (refused["id"], refused["type"]) == ("over", "error")
+    assert [e["extensions"]["code"] for e in refused["payload"]] == ["RATE_LIMITED"]
