@@ -33,6 +33,7 @@ from domain.orders.errors import TooManyLiveSubscriptions
 from domain.orders.schemas import OrderChange, OrderEventOut
 from edge.settings import LiveSettings
 from infra.live import live_channel
+from infra.metrics import LIVE_SUBSCRIPTIONS
 from infra.redis import RedisBreaker
 from infra.retry import Outage, pause
 from infra.settings import RedisSettings
@@ -124,12 +125,8 @@ class LiveHub:
         self._stopping = asyncio.Event()
         # Set whenever a connection or an inbox goes away (drain waits for all of them).
         self._gone = asyncio.Event()
-        self.listening = asyncio.Event()
+        self._listening = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-
-    @property
-    def closing(self) -> bool:
-        return self._stopping.is_set()
 
     async def start(self, *, within: float = 2.0) -> None:
         """Start listening; waits (at most `within`) until subscribed, so that a process that says
@@ -139,7 +136,7 @@ class LiveHub:
             asyncio.create_task(self._renew_leases(), name="live-leases"),
         ]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.listening.wait(), within)
+            await asyncio.wait_for(self._listening.wait(), within)
 
     async def drain(self) -> None:
         """Stop: end the streams that end with the server (SSE), close every registered connection
@@ -195,9 +192,11 @@ class LiveHub:
             inbox.push(Signal.CLOSED)
         self._inboxes.add(inbox)
         (self._by_order[order_id] if order_id is not None else self._by_user[user_id]).add(inbox)
+        LIVE_SUBSCRIPTIONS.inc()
         try:
             yield inbox
         finally:
+            LIVE_SUBSCRIPTIONS.dec()
             self._forget(inbox)
             async with self._lease_calls:
                 await self._breaker.call(
@@ -269,13 +268,13 @@ class LiveHub:
                         for inbox in self._inboxes:
                             inbox.push(Signal.RESYNC)
                     outage.recovered()
-                    self.listening.set()
+                    self._listening.set()
                     while not self._stopping.is_set():
                         message = await pubsub.get_message(timeout=1.0)
                         if message is not None:
                             self._dispatch(message["data"])
                 except (RedisError, OSError) as exc:
-                    self.listening.clear()
+                    self._listening.clear()
                     await pause(outage.failed(exc), self._stopping)
                 finally:
                     with contextlib.suppress(RedisError, OSError):

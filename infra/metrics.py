@@ -33,6 +33,9 @@ EVENTS_CONSUMED = Counter(
     "orders_events_consumed_total", "Events taken by the consumer", ["outcome"]
 )
 TASKS = Counter("orders_tasks_total", "Order-processing tasks run by the worker", ["outcome"])
+LIVE_SUBSCRIPTIONS = Gauge(
+    "orders_live_subscriptions", "Live subscriptions (GraphQL and SSE) open in this API process"
+)
 
 
 def serve_metrics(port: int) -> None:

@@ -7,6 +7,7 @@ import httpx
 from sqlalchemy import event
 
 from api.routes.metrics import BACKLOG_MAX_AGE_SECONDS
+from edge.live import order_changes
 from edge.resources import Resources
 from tests.conftest import UserFactory, order_body
 
@@ -71,3 +72,18 @@ async def test_frequent_scrapes_cost_the_database_one_query_a_second(
 
     assert all(answer.status_code == 200 for answer in answers)
     assert 0 < len(counts) <= 1 + int(elapsed / BACKLOG_MAX_AGE_SECONDS) < 20
+
+
+async def test_live_subscriptions_are_counted_while_open(
+    client: httpx.AsyncClient, users: UserFactory, app_state: Resources
+) -> None:
+    user = await users.create()
+    before = _sample((await client.get("/metrics")).text, "orders_live_subscriptions")
+    changes = order_changes(app_state, user_id=user.id, ends_on_drain=True)
+    await anext(changes)  # open
+
+    during = _sample((await client.get("/metrics")).text, "orders_live_subscriptions")
+    await changes.aclose()
+    after = _sample((await client.get("/metrics")).text, "orders_live_subscriptions")
+
+    assert (during - before, after - before) == (1, 0)
