@@ -41,7 +41,6 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from domain.errors import RateLimitExceeded
-from domain.limits import spend
 from domain.users.errors import InvalidToken
 from edge.auth import bearer_token
 from graph.context import GraphContext
@@ -109,11 +108,8 @@ class _Connection:
 
     async def over_rate_limit(self) -> GraphQLFormattedError | None:
         """Spend one unit of the caller's budget for an operation; the error to answer past it."""
-        resources = self._context.resources
         try:
-            await spend(
-                resources.limiter, resources.rate_limits.default, self._context.rate_limit_identity
-            )
+            await self._context.spend_rate_limit(1)
         except RateLimitExceeded as exc:
             return shape_error(GraphQLError(str(exc), original_error=exc)).formatted
         return None
