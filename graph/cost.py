@@ -39,6 +39,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from domain.errors import RateLimitExceeded
 from domain.orders.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -203,6 +204,10 @@ class QueryCost(SchemaExtension):
             except RateLimitExceeded as exc:
                 refusal = GraphQLError(str(exc), original_error=exc)
         if refusal is not None:
+            if context.operation_type is OperationType.SUBSCRIPTION:
+                # Strawberry's subscription path ignores a result set here; an error raised here
+                # becomes the subscription's answer instead, and nothing subscribes.
+                raise refusal
             # A result set here replaces execution: no resolver runs.
             context.result = ExecutionResult(data=None, errors=[refusal])
         elif measured.cost > self._max_cost // COSTLY_SHARE_OF_MAX:

@@ -348,3 +348,20 @@ async def test_operations_over_the_socket_spend_the_callers_rate_limit(
 
     assert (refused["id"], refused["type"]) == ("over", "error")
     assert [e["extensions"]["code"] for e in refused["payload"]] == ["RATE_LIMITED"]
+
+
+async def test_a_subscription_over_the_cost_limit_is_refused_before_it_subscribes(
+    processes: Processes,
+) -> None:
+    api, base_url = processes.api("api-costly", **LIVE_ENV, GRAPHQL_MAX_COST="5")
+    await processes.ready(api)
+    costly = "subscription { myOrderEvents { seq order { history { seq } owner { email } } } }"
+    async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
+        user = await new_user(client)
+        async with GraphQLSocket.open(base_url, token=user.token) as socket:
+            await socket.acknowledged()
+            await socket.subscribe(costly)
+            refused = await socket.receive(within=5)
+
+    assert refused["type"] == "next"
+    assert [e["extensions"]["code"] for e in refused["payload"]["errors"]] == ["QUERY_TOO_COMPLEX"]
