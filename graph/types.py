@@ -92,7 +92,7 @@ class OrderItem:
     price: Decimal
 
     @classmethod
-    def from_domain(cls, item: orders.OrderItem) -> OrderItem:
+    def from_domain(cls, item: orders.OrderItemOut) -> OrderItem:
         return cls(
             product_id=item.product_id,
             name=item.name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 import sqlalchemy
 import sqlalchemy.ext.asyncio
 from sqlalchemy import Engine, MetaData
@@ -35,6 +36,10 @@ def utcnow() -> datetime:
 # SQLAlchemy instrumentation (infra/tracing.py) wraps them there, and so sees every engine made after it.
 
 
+def _json_text(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     return sqlalchemy.ext.asyncio.create_async_engine(
         settings.url,
@@ -47,6 +52,9 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         pool_recycle=1800,
         # SQL parameters (emails, password hashes, order contents) never reach logs or error messages.
         hide_parameters=True,
+        # JSONB (order items, event payloads) through orjson: several times faster than json's.
+        json_deserializer=orjson.loads,
+        json_serializer=_json_text,
         connect_args={
             "timeout": settings.timeout_seconds,
             "command_timeout": settings.timeout_seconds,

@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
+from domain.events.repository import OutboxRow
 from domain.orders.models import Order
 from domain.orders.schemas import Money
-from domain.uow import UnitOfWork
 from infra.correlation import correlation_id
 from infra.tracing import annotate, current_traceparent
 
@@ -34,12 +34,12 @@ class NewOrderEvent(BaseModel):
     correlation_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
 
 
-async def record_new_order(*, uow: UnitOfWork, order: Order) -> NewOrderEvent:
-    """Put the order's `new_order` event in the outbox, in the caller's transaction.
+def new_order_event(order: Order) -> OutboxRow:
+    """The order's `new_order` event, as it goes into the outbox with the order (in the same
+    statement, `OrderRepository.add`): the event exists if and only if the order does.
 
-    The event exists if and only if the order does: both commit or neither. Publishing is the relay's
-    job, after the commit. The correlation id is the current unit of work's (the HTTP request's), and
-    so is the trace context the event is published under.
+    Publishing is the relay's job, after the commit. The correlation id is the current unit of
+    work's (the HTTP request's), and so is the trace context the event is published under.
     """
     event = NewOrderEvent(
         event_id=uuid.uuid4(),
@@ -49,12 +49,11 @@ async def record_new_order(*, uow: UnitOfWork, order: Order) -> NewOrderEvent:
         created_at=order.created_at,
         correlation_id=correlation_id.get(),
     )
-    await uow.outbox.add(
-        event_id=event.event_id,
+    annotate(order_id=order.id, user_id=order.user_id, event_id=event.event_id)
+    return OutboxRow(
+        id=event.event_id,
         event_type=NEW_ORDER,
         payload=event.model_dump(mode="json"),
         created_at=event.created_at,
         traceparent=current_traceparent(),
     )
-    annotate(order_id=order.id, user_id=order.user_id, event_id=event.event_id)
-    return event

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from domain.orders.errors import OrderNotFound
 from domain.orders.models import Order
-from domain.orders.repository import ProcessedOrderHistory
+from domain.orders.repository import OrderEventRow, ProcessedOrderHistory
 from domain.orders.schemas import OrderChange, OrderEventOut
 from domain.orders.status import OrderEventKind, OrderStatus
 from domain.uow import UnitOfWork
@@ -18,34 +20,47 @@ from infra.correlation import correlation_id
 from infra.db import utcnow
 
 
-async def record(
-    *,
-    uow: UnitOfWork,
-    order: Order,
-    kind: OrderEventKind,
-    previous_status: OrderStatus | None = None,
-) -> OrderChange:
-    """Append `kind` to the history of `order` (inserted or row-locked by this unit of work)."""
-    row = await uow.order_events.append(
+def created(order: Order) -> OrderEventRow:
+    """The first event of a new order, written with the order itself (`OrderRepository.add`)."""
+    return OrderEventRow(
         order_id=order.id,
-        kind=kind,
+        seq=1,
+        kind=OrderEventKind.CREATED,
         status=order.status,
-        previous_status=previous_status,
-        at=utcnow(),
+        previous_status=None,
+        at=order.created_at,
         correlation_id=correlation_id.get(),
     )
-    change = OrderChange(
-        order_id=order.id, user_id=order.user_id, event=OrderEventOut.model_validate(row)
+
+
+async def record_status_change(
+    *, uow: UnitOfWork, order: Row[Any], previous_status: OrderStatus
+) -> OrderEventRow:
+    """Append STATUS_CHANGED to the history of `order`, which this unit of work has row-locked."""
+    return await uow.order_events.append(
+        order_id=order.id,
+        kind=OrderEventKind.STATUS_CHANGED,
+        status=order.status,
+        previous_status=previous_status,
+        at=order.updated_at,
+        correlation_id=correlation_id.get(),
     )
+
+
+def announce(*, uow: UnitOfWork, user_id: int, event: OrderEventRow) -> None:
+    """Publish the event to every API process's live subscribers once (and only if) it commits."""
     live = uow.live
-    if live is not None:
-        payload = change.model_dump_json().encode()
+    if live is None:
+        return
+    change = OrderChange(
+        order_id=event.order_id, user_id=user_id, event=OrderEventOut.model_validate(event)
+    )
+    payload = change.model_dump_json().encode()
 
-        async def announce() -> None:
-            await live.publish(payload)
+    async def publish() -> None:
+        await live.publish(payload)
 
-        uow.after_commit(announce)
-    return change
+    uow.after_commit(publish)
 
 
 def record_processed(*, session: Session, order_id: uuid.UUID) -> OrderChange | None:

@@ -1,60 +1,191 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Row, Table, delete, func, insert, literal, select, tuple_
+from sqlalchemy import (
+    BindParameter,
+    Insert,
+    Integer,
+    Row,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from domain.events.repository import OutboxRow, outbox_insert, outbox_values
 from domain.orders.models import IdempotencyKey, Order, OrderEvent
 from domain.orders.pagination import Position
 from domain.orders.status import OrderEventKind, OrderStatus
 
-_COLUMNS = cast(Table, Order.__table__).c
+_ORDERS = cast(Table, Order.__table__)
+_EVENTS = cast(Table, OrderEvent.__table__)
+_COLUMNS = _ORDERS.c
+
+# The hot statements are built once, here, with their values bound by name: building a statement
+# (and its cache key) costs more CPU than PostgreSQL spends running it.
+
+
+def _bound(table: Table, prefix: str) -> dict[str, BindParameter[Any]]:
+    return {
+        column.key: bindparam(prefix + column.key, type_=column.type) for column in table.columns
+    }
+
+
+def _values(row: object, table: Table, prefix: str) -> dict[str, Any]:
+    return {prefix + column.key: getattr(row, column.key) for column in table.columns}
+
+
+# A new order, its outbox event and its first history event, in one statement (one round trip;
+# PostgreSQL checks the foreign keys at its end).
+_ADD = (
+    insert(_EVENTS)
+    .values(_bound(_EVENTS, "event_"))
+    .add_cte(
+        insert(_ORDERS).values(_bound(_ORDERS, "order_")).cte("new_order"),
+        outbox_insert("outbox_").cte("new_order_event"),
+    )
+)
+
+# Bound names never equal a column's: an UPDATE would take such a parameter as a value to SET.
+_GET_OWNED = select(*_COLUMNS).where(
+    _COLUMNS.id == bindparam("order_id"), _COLUMNS.user_id == bindparam("owner_id")
+)
+
+# Lock the row first (of two concurrent changes the second is judged against the first one's
+# result), then update it if its status is one the target may be reached from and, when an expected
+# version is given, if it is still at that version; the status and version found come back either way.
+_FOUND = (
+    _GET_OWNED.with_only_columns(_COLUMNS.id, _COLUMNS.status, _COLUMNS.version)
+    .with_for_update()
+    .cte("found")
+)
+_UPDATED = (
+    update(_ORDERS)
+    .where(
+        _COLUMNS.id == _FOUND.c.id,
+        _FOUND.c.status.in_(bindparam("from_statuses", expanding=True)),
+        _FOUND.c.version
+        == func.coalesce(bindparam("expected_version", type_=Integer), _FOUND.c.version),
+    )
+    .values(
+        status=bindparam("new_status", type_=_COLUMNS.status.type),
+        version=_COLUMNS.version + 1,
+        updated_at=bindparam("at", type_=_COLUMNS.updated_at.type),
+    )
+    .returning(*_COLUMNS)
+    .cte("updated")
+)
+_CHANGE_STATUS = select(
+    _FOUND.c.status.label("found_status"), _FOUND.c.version.label("found_version"), _UPDATED
+).select_from(_FOUND.outerjoin(_UPDATED, true()))
+
+_NEWEST_FIRST = (_COLUMNS.created_at.desc(), _COLUMNS.id.desc())
+_LIST_FIRST = (
+    select(*_COLUMNS)
+    .where(_COLUMNS.user_id == bindparam("owner_id"))
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("limit", type_=Integer))
+)
+_LIST_AFTER = _LIST_FIRST.where(
+    tuple_(_COLUMNS.created_at, _COLUMNS.id)
+    < tuple_(
+        bindparam("after_created_at", type_=_COLUMNS.created_at.type),
+        bindparam("after_id", type_=_COLUMNS.id.type),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """What a status change found (the order's status and version before it), and the order as
+    changed: None when the rules or the expected version refused the change."""
+
+    status: OrderStatus
+    version: int
+    order: Row[Any] | None
 
 
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, order: Order) -> None:
-        """Insert the new order: a plain INSERT, without the ORM's flush machinery (which cost about
-        a quarter of a POST /orders/). `order` stays a detached value object."""
-        table = cast(Table, Order.__table__)
+    async def add(self, order: Order, *, outbox: OutboxRow, created: OrderEventRow) -> None:
+        """Insert the new order with its outbox event and its first history event, in one
+        statement. `order` stays a detached value object: the ORM's flush machinery is not used."""
         await self._session.execute(
-            insert(table).values(
-                {column.key: getattr(order, column.key) for column in table.columns}
-            )
+            _ADD,
+            {
+                **_values(order, _ORDERS, "order_"),
+                **_values(created, _EVENTS, "event_"),
+                **outbox_values(outbox, "outbox_"),
+            },
         )
 
     async def get_owned(self, *, order_id: uuid.UUID, user_id: int) -> Row[Any] | None:
         """The order's columns (a Core row: reads need no ORM object, identity map or flush)."""
-        stmt = select(*_COLUMNS).where(_COLUMNS.id == order_id, _COLUMNS.user_id == user_id)
-        return (await self._session.execute(stmt)).one_or_none()
-
-    async def get_owned_for_update(self, *, order_id: uuid.UUID, user_id: int) -> Order | None:
-        """The order, row-locked until the transaction ends: concurrent changes take turns."""
-        stmt = (
-            select(Order)
-            .where(Order.id == order_id, Order.user_id == user_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+        result = await self._session.execute(
+            _GET_OWNED, {"order_id": order_id, "owner_id": user_id}
         )
-        return (await self._session.execute(stmt)).scalar_one_or_none()
+        return result.one_or_none()
+
+    async def change_status(
+        self,
+        *,
+        order_id: uuid.UUID,
+        user_id: int,
+        status: OrderStatus,
+        from_statuses: Collection[OrderStatus],
+        expected_version: int | None,
+        at: datetime,
+    ) -> StatusChange | None:
+        """Move the order to `status` if it is in one of `from_statuses` (and at `expected_version`
+        when given), in one statement. None when the user has no such order; otherwise the status
+        and version found, and the order as updated (None when it was not)."""
+        params = {
+            "order_id": order_id,
+            "owner_id": user_id,
+            "new_status": status,
+            "from_statuses": list(from_statuses),
+            "expected_version": expected_version,
+            "at": at,
+        }
+        row = (await self._session.execute(_CHANGE_STATUS, params)).one_or_none()
+        if row is None:
+            return None
+        # The row has the updated order's columns by name (all null when it was not updated).
+        order = row if row.id is not None else None
+        return StatusChange(status=row.found_status, version=row.found_version, order=order)
 
     async def list_for_user(
         self, *, user_id: int, limit: int, after: Position | None
     ) -> Sequence[Row[Any]]:
         """A page, newest first, by a keyset on (created_at, id): an index range scan of
         ix_orders_user_id_created_at_id at any depth."""
-        stmt = select(*_COLUMNS).where(_COLUMNS.user_id == user_id)
-        if after is not None:
-            stmt = stmt.where(tuple_(_COLUMNS.created_at, _COLUMNS.id) < tuple_(*after))
-        stmt = stmt.order_by(_COLUMNS.created_at.desc(), _COLUMNS.id.desc()).limit(limit)
-        return (await self._session.execute(stmt)).all()
+        if after is None:
+            first: dict[str, Any] = {"owner_id": user_id, "limit": limit}
+            result = await self._session.execute(_LIST_FIRST, first)
+        else:
+            after_created_at, after_id = after
+            params = {
+                "owner_id": user_id,
+                "limit": limit,
+                "after_created_at": after_created_at,
+                "after_id": after_id,
+            }
+            result = await self._session.execute(_LIST_AFTER, params)
+        return result.all()
 
 
 class IdempotencyKeyRepository:
@@ -81,41 +212,47 @@ class IdempotencyKeyRepository:
         )
 
 
-def _append_event(
-    *,
-    order_id: uuid.UUID,
-    kind: OrderEventKind,
-    status: OrderStatus,
-    previous_status: OrderStatus | None,
-    at: datetime,
-    correlation_id: str | None,
-) -> Insert:
+@dataclass(frozen=True, slots=True)
+class OrderEventRow:
+    """One event of an order's history (a row of `order_events`)."""
+
+    order_id: uuid.UUID
+    seq: int
+    kind: OrderEventKind
+    status: OrderStatus
+    previous_status: OrderStatus | None
+    at: datetime
+    correlation_id: str | None
+
+
+def _next_event() -> Insert:
     """INSERT the order's next event, numbered max(seq) + 1; RETURNING the event.
 
     The caller holds the order's row lock, so no other transaction appends to this order meanwhile;
     and as a statement of its own (READ COMMITTED), it sees every event committed before the lock.
     """
+    fields = ("kind", "status", "previous_status", "at", "correlation_id")
+    order_id = bindparam("order_id", type_=_EVENTS.c.order_id.type)
     next_seq = (
-        select(func.coalesce(func.max(OrderEvent.seq), 0) + 1)
-        .where(OrderEvent.order_id == order_id)
+        select(func.coalesce(func.max(_EVENTS.c.seq), 0) + 1)
+        .where(_EVENTS.c.order_id == order_id)
         .scalar_subquery()
     )
     return (
-        insert(OrderEvent)
+        insert(_EVENTS)
         .from_select(
-            ["order_id", "seq", "kind", "status", "previous_status", "at", "correlation_id"],
+            ["order_id", "seq", *fields],
             select(
-                literal(order_id, OrderEvent.order_id.type),
+                order_id,
                 next_seq,
-                literal(kind, OrderEvent.kind.type),
-                literal(status, OrderEvent.status.type),
-                literal(previous_status, OrderEvent.previous_status.type),
-                literal(at, OrderEvent.at.type),
-                literal(correlation_id, OrderEvent.correlation_id.type),
+                *(bindparam(name, type_=_EVENTS.c[name].type) for name in fields),
             ),
         )
-        .returning(OrderEvent)
+        .returning(*_EVENTS.c)
     )
+
+
+_APPEND = _next_event()
 
 
 class OrderEventRepository:
@@ -133,18 +270,17 @@ class OrderEventRepository:
         previous_status: OrderStatus | None,
         at: datetime,
         correlation_id: str | None,
-    ) -> OrderEvent:
-        """Append to the history of an order whose row this transaction has locked (or inserted)."""
-        stmt = _append_event(
-            order_id=order_id,
-            kind=kind,
-            status=status,
-            previous_status=previous_status,
-            at=at,
-            correlation_id=correlation_id,
-        )
-        event: OrderEvent = (await self._session.execute(stmt)).scalar_one()
-        return event
+    ) -> OrderEventRow:
+        """Append to the history of an order whose row this transaction has locked."""
+        params = {
+            "order_id": order_id,
+            "kind": kind,
+            "status": status,
+            "previous_status": previous_status,
+            "at": at,
+            "correlation_id": correlation_id,
+        }
+        return OrderEventRow(**(await self._session.execute(_APPEND, params)).one()._mapping)
 
     async def owned_after(
         self, *, order_id: uuid.UUID, user_id: int, after_seq: int = 0
@@ -179,7 +315,7 @@ class ProcessedOrderHistory:
 
     def append_processed(
         self, *, order_id: uuid.UUID, at: datetime, correlation_id: str | None
-    ) -> tuple[int, OrderEvent] | None:
+    ) -> tuple[int, OrderEventRow] | None:
         """Lock the order, append PROCESSED with its current status; (owner, event), or None if the
         order no longer exists."""
         locked = self._session.execute(
@@ -188,13 +324,12 @@ class ProcessedOrderHistory:
         if locked is None:
             return None
         user_id, status = locked
-        stmt = _append_event(
-            order_id=order_id,
-            kind=OrderEventKind.PROCESSED,
-            status=status,
-            previous_status=None,
-            at=at,
-            correlation_id=correlation_id,
-        )
-        event: OrderEvent = self._session.execute(stmt).scalar_one()
-        return user_id, event
+        params = {
+            "order_id": order_id,
+            "kind": OrderEventKind.PROCESSED,
+            "status": status,
+            "previous_status": None,
+            "at": at,
+            "correlation_id": correlation_id,
+        }
+        return user_id, OrderEventRow(**self._session.execute(_APPEND, params).one()._mapping)

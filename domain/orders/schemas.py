@@ -61,6 +61,9 @@ def _no_negative_zero(value: Decimal) -> Decimal:
     return value.copy_abs() if value.is_zero() else value
 
 
+# Money travels as a string with exactly two decimals: "17.00", never 17 or 17.0.
+_TWO_DECIMALS = PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json")
+
 Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=10, decimal_places=2, examples=["17.00"]),
@@ -78,8 +81,7 @@ Money = Annotated[
         },
         mode="validation",
     ),
-    # Money travels as a string with exactly two decimals: "17.00", never 17 or 17.0.
-    PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
+    _TWO_DECIMALS,
 ]
 
 
@@ -146,13 +148,36 @@ class StatusUpdate(BaseModel):
     status: OrderStatus
 
 
+# Money read back from storage: it passed `Money`'s rules on the way in, so reading it needs none
+# of them (they were most of the time a page of orders took); it is written the same way.
+StoredMoney = Annotated[
+    Decimal,
+    _TWO_DECIMALS,
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]{1,8}\.[0-9]{2}$", "examples": ["17.00"]},
+        mode="serialization",
+    ),
+]
+
+
+class OrderItemOut(BaseModel):
+    """An item as stored: checked by `OrderItem` when the order was created."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str
+    name: str | None
+    quantity: int
+    price: StoredMoney
+
+
 class OrderOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     user_id: int
-    items: list[OrderItem]
-    total_price: Money
+    items: list[OrderItemOut]
+    total_price: StoredMoney
     status: OrderStatus
     created_at: datetime
     updated_at: datetime

@@ -7,7 +7,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from domain.orders import history
@@ -19,7 +21,7 @@ from domain.orders.errors import (
     OrderNotFound,
     OrderVersionMismatch,
 )
-from domain.orders.events import record_new_order
+from domain.orders.events import new_order_event
 from domain.orders.models import IdempotencyKey, Order
 from domain.orders.pagination import decode_cursor, encode_cursor
 from domain.orders.schemas import (
@@ -29,7 +31,7 @@ from domain.orders.schemas import (
     OrderOut,
     OrderPage,
 )
-from domain.orders.status import OrderEventKind, OrderStatus, ensure_transition
+from domain.orders.status import OrderStatus, ensure_transition, moves_to
 from domain.uow import UnitOfWork
 from infra.db import utcnow
 from infra.tracing import annotate
@@ -50,7 +52,7 @@ class OrderRead:
 
 
 def _refresh_cache_after_commit(
-    uow: UnitOfWork, cache: OrderCacheSource | None, order: Order
+    uow: UnitOfWork, cache: OrderCacheSource | None, order: Order | Row[Any]
 ) -> OrderOut:
     """The order's representation, stored in the cache once (and only if) the transaction commits."""
     out = OrderOut.model_validate(order)
@@ -142,9 +144,9 @@ async def _insert_order(uow: UnitOfWork, user_id: int, data: OrderCreate) -> Ord
         updated_at=now,
         version=1,
     )
-    await uow.orders.add(order)
-    await record_new_order(uow=uow, order=order)
-    await history.record(uow=uow, order=order, kind=OrderEventKind.CREATED)
+    created = history.created(order)
+    await uow.orders.add(order, outbox=new_order_event(order), created=created)
+    history.announce(uow=uow, user_id=user_id, event=created)
     return order
 
 
@@ -197,20 +199,25 @@ async def update_status(
     the order is still at that version; otherwise `OrderVersionMismatch` and nothing changes.
     """
     annotate(order_id=order_id, user_id=user_id, status=status.value)
-    order = await uow.orders.get_owned_for_update(order_id=order_id, user_id=user_id)
-    if order is None:
-        raise OrderNotFound
-    if expected_version is not None and order.version != expected_version:
-        raise OrderVersionMismatch(current_version=order.version)
-    ensure_transition(order.status, status)
-    previous_status = order.status
-    order.status = status
-    order.updated_at = utcnow()
-    order.version += 1
-    await uow.session.flush()
-    await history.record(
-        uow=uow, order=order, kind=OrderEventKind.STATUS_CHANGED, previous_status=previous_status
+    change = await uow.orders.change_status(
+        order_id=order_id,
+        user_id=user_id,
+        status=status,
+        from_statuses=moves_to(status),
+        expected_version=expected_version,
+        at=utcnow(),
     )
+    if change is None:
+        raise OrderNotFound
+    if change.order is None:  # refused: say why, by the same rules
+        if expected_version is not None and change.version != expected_version:
+            raise OrderVersionMismatch(current_version=change.version)
+        ensure_transition(change.status, status)
+        msg = f"status change of order {order_id} refused for no known reason"
+        raise AssertionError(msg)
+    order = change.order
+    event = await history.record_status_change(uow=uow, order=order, previous_status=change.status)
+    history.announce(uow=uow, user_id=user_id, event=event)
     if cache is not None and not await cache.invalidate(order_id=order.id, version=order.version):
         raise OrderCacheUnavailable
     return _refresh_cache_after_commit(uow, cache, order)

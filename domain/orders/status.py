@@ -32,6 +32,11 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
+def moves_to(target: OrderStatus) -> frozenset[OrderStatus]:
+    """The statuses an order may move to `target` from (the same table, read the other way)."""
+    return frozenset(status for status, targets in ALLOWED_TRANSITIONS.items() if target in targets)
+
+
 def ensure_transition(current: OrderStatus, target: OrderStatus) -> None:
     """Raise `InvalidStatusTransition` unless the rules allow moving from `current` to `target`."""
     if target not in ALLOWED_TRANSITIONS[current]:

@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.events.models import OutboxEvent
-from domain.events.repository import OutboxRepository
+from domain.events.repository import OutboxRepository, OutboxRow
 from domain.orders import service
 from domain.orders.schemas import OrderCreate
 from domain.uow import UnitOfWork
@@ -113,10 +113,12 @@ async def add_pending(
         for _ in range(count):
             event = new_order_event()
             await OutboxRepository(session).add(
-                event_id=event.event_id,
-                event_type=event_type,
-                payload=event.model_dump(mode="json"),
-                created_at=utcnow(),
+                OutboxRow(
+                    id=event.event_id,
+                    event_type=event_type,
+                    payload=event.model_dump(mode="json"),
+                    created_at=utcnow(),
+                )
             )
             ids.append(event.event_id)
     return ids

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.orders import service as order_service
+from domain.orders import history
 from edge.resources import Resources
 from tests.conftest import UserFactory
 from tests.graph.conftest import CREATE_ORDER, graphql, order_input
@@ -37,13 +37,13 @@ async def test_a_mutation_failing_after_its_first_write_leaves_nothing_behind(
     user = await users.create()
     written: list[uuid.UUID] = []
 
-    async def fail_after_the_order_row(*, uow: Any, order: Any) -> None:
-        # The order row is flushed (inside the transaction) when the event is recorded.
-        written.append(order.id)
+    def fail_after_the_order_row(*, uow: Any, user_id: int, event: Any) -> None:
+        # The order, its outbox event and its history are written (inside the transaction) by now.
+        written.append(event.order_id)
         msg = "broker exploded: INSERT INTO outbox_events VALUES (secret)"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr(order_service, "record_new_order", fail_after_the_order_row)
+    monkeypatch.setattr(history, "announce", fail_after_the_order_row)
 
     with caplog.at_level(logging.ERROR, logger="graph.errors"):
         result = await graphql(client, CREATE_ORDER, {"input": order_input()}, headers=user.headers)

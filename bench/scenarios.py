@@ -1,0 +1,245 @@
+"""The scenarios of `make bench` that do more than point wrk at one URL: GraphQL under costly
+documents, the event pipeline idle and under a burst, the cached GET traced."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+from graphql import parse as graphql_parse
+
+from bench.harness import (
+    RESULTS,
+    WARMUP,
+    Result,
+    api_server,
+    free_port,
+    measure,
+    run_wrk,
+    wait_until_serving,
+)
+from bench.pipeline import ORDERS as BURST_ORDERS
+from bench.pipeline import create_orders
+from bench.stack import (
+    Process,
+)
+from graph import cost
+from graph.schema import create_schema
+from graph.settings import GraphQLSettings
+
+WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "400"))
+
+
+IDLE_ORDERS = int(os.environ.get("BENCH_IDLE_ORDERS", "50"))
+
+
+# Every field of an order, its items and its owner: what a page of orders can cost.
+_ORDER_SELECTION = (
+    "id userId status totalPrice createdAt updatedAt "
+    "items { productId name quantity price } owner { id email createdAt }"
+)
+
+
+COSTLY_LOOPS = int(os.environ.get("BENCH_COSTLY_LOOPS", "8"))
+
+
+COSTLY_ITEMS = 50  # items in each order the costly document reads
+
+
+def costliest_document() -> tuple[str, int]:
+    """The most expensive document GRAPHQL_MAX_COST admits: pages of orders with every field,
+    each as long as the remaining budget allows (at most 100). Returns it with its cost."""
+    settings = GraphQLSettings()
+    schema = create_schema(settings)._schema
+
+    def document(limits: list[int]) -> str:
+        pages = " ".join(
+            f"p{n}: orders(userId: $me, limit: {limit}) {{ {_ORDER_SELECTION} }}"
+            for n, limit in enumerate(limits)
+        )
+        return f"query($me: Int!) {{ {pages} }}"
+
+    def price(limits: list[int]) -> int:
+        return cost.measure(schema, graphql_parse(document(limits)), None, {"me": 1}).cost
+
+    limits: list[int] = []
+    while fits := [n for n in range(1, 101) if price([*limits, n]) <= settings.max_cost]:
+        limits.append(max(fits))
+    return document(limits), price(limits)
+
+
+def costly_graphql_scenario(
+    base: str, costly_id: int, costly_token: str, reader_token: str, reader_ids: Path
+) -> Result:
+    """`COSTLY_LOOPS` clients each POST the costliest admitted document in a loop, while another
+    user GETs its cached orders one after another (wrk, one connection, its own process): how long
+    do that user's reads take?"""
+    document, price = costliest_document()
+    body = {"query": document, "variables": {"me": costly_id}}
+    stop = threading.Event()
+    heavy: list[tuple[int, bool]] = []  # (HTTP status, had errors)
+
+    def loop() -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            headers = {"Authorization": f"Bearer {costly_token}"}
+            while not stop.is_set():
+                answer = client.post("/graphql", json=body, headers=headers)
+                heavy.append((answer.status_code, b'"errors"' in answer.content))
+
+    loops = [threading.Thread(target=loop, daemon=True) for _ in range(COSTLY_LOOPS)]
+    for thread in loops:
+        thread.start()
+    try:
+        run_wrk(base, "get-order", reader_token, reader_ids, seconds=WARMUP, connections=1)
+        heavy.clear()
+        started = time.monotonic()
+        stats = run_wrk(base, "get-order", reader_token, reader_ids, connections=1)
+        costly_per_second = len(heavy) / (time.monotonic() - started)
+    finally:
+        stop.set()
+        for thread in loops:
+            thread.join()
+    failed_heavy = sum(1 for status, errors in heavy if status != 200 or errors)
+    result = Result(
+        scenario=f"9. cached GET while {COSTLY_LOOPS} loops POST the costliest GraphQL document",
+        rps=stats["requests"] / (stats["duration_us"] / 1e6),
+        p50_ms=stats["p50_us"] / 1000,
+        p99_ms=stats["p99_us"] / 1000,
+        errors=int(stats["errors"]),
+        requests=int(stats["requests"]),
+        wrk_cpu_percent=round(stats["wrk_cpu_percent"], 1),
+        baseline="-",
+        note=f"one reader (wrk -c1); document cost {price:,}; {costly_per_second:.1f} costly "
+        f"answers/s, {failed_heavy} with errors; target p99 < 500 ms",
+    )
+    print(
+        f"  {result.scenario}: p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+        f"errors {result.errors}; {result.note}",
+        flush=True,
+    )
+    return result
+
+
+@contextlib.contextmanager
+def pipeline_processes(env: dict[str, str]) -> Iterator[None]:
+    """The consumer and the worker, for the whole run: every order created is processed."""
+    processes = [
+        Process(name, [sys.executable, "-m", name], env, RESULTS / f"{name}.log")
+        for name in ("consumer", "worker")
+    ]
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.stop(grace=15)
+
+
+async def _pending(connection: asyncpg.Connection) -> int:
+    """Events created but not yet processed by the worker."""
+    return int(
+        await connection.fetchval(
+            "SELECT (SELECT count(*) FROM outbox_events) - (SELECT count(*) FROM processed_events)"
+        )
+    )
+
+
+async def wait_all_processed(dsn: str, within: float) -> float:
+    """Seconds until every event created so far has been processed."""
+    connection = await asyncpg.connect(dsn)
+    started = time.monotonic()
+    try:
+        while await _pending(connection) > 0:
+            if time.monotonic() - started > within:
+                sys.exit(f"events still unprocessed after {within:.0f}s; see {RESULTS}/worker.log")
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
+    return time.monotonic() - started
+
+
+async def commit_to_start_ms(dsn: str, since: datetime) -> list[float]:
+    """Sorted commit → task-start latencies of the events created since `since`."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT extract(epoch FROM p.started_at - o.created_at) * 1000 AS ms"
+            " FROM processed_events p JOIN outbox_events o ON o.id = p.event_id WHERE o.created_at >= $1",
+            since,
+        )
+    finally:
+        await connection.close()
+    return sorted(float(row["ms"]) for row in rows)
+
+
+def _percentiles(values: list[float]) -> str:
+    def pick(q: float) -> float:
+        return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+    return f"p50 {pick(0.5):.0f} ms, p99 {pick(0.99):.0f} ms (n={len(values)})"
+
+
+def pipeline_scenario(base: str, dsn: str, token: str) -> dict[str, object]:
+    """7. Commit → task start when idle (orders one at a time), then a burst of BURST_ORDERS."""
+    headers = {"Authorization": f"Bearer {token}"}
+    body: dict[str, object] = {"items": [{"product_id": "sku-1", "quantity": 1, "price": "9.99"}]}
+    since = datetime.now(UTC)
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        for _ in range(IDLE_ORDERS):
+            client.post("/orders/", json=body).raise_for_status()
+            # Pacing the load generator, not synchronisation: the orders arrive one by one.
+            time.sleep(0.05)
+    asyncio.run(wait_all_processed(dsn, within=120))
+    idle = asyncio.run(commit_to_start_ms(dsn, since))
+
+    since = datetime.now(UTC)
+    started, done = asyncio.run(create_orders(base))  # BENCH_ORDERS orders, BENCH_CLIENTS at once
+    created = done - started
+    asyncio.run(wait_all_processed(dsn, within=600))
+    total = time.monotonic() - started
+    burst = asyncio.run(commit_to_start_ms(dsn, since))
+    return {
+        "7a. pipeline idle: commit → task start": _percentiles(idle),
+        f"7b. pipeline burst: {BURST_ORDERS} orders created in": f"{created:.1f} s",
+        f"7b. pipeline burst: all {BURST_ORDERS} processed after": f"{total:.1f} s",
+        "7b. pipeline burst: commit → task start": _percentiles(burst),
+    }
+
+
+def traced_cached_get(env: dict[str, str], token: str, ids: Path) -> Result:
+    """The cached GET with tracing on as production would run it: OTLP over HTTP, 10 % sampled,
+    exported to a local sink (bench/otlp_sink.py) that decodes and counts what it receives."""
+    port = free_port()
+    sink = Process(
+        "otlp-sink",
+        [sys.executable, "-m", "bench.otlp_sink", str(port)],
+        env,
+        RESULTS / "otlp-sink.log",
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/", sink)
+        traced = {
+            **env,
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0.1",
+        }
+        with api_server(traced, "api-traced") as base:
+            result = measure(
+                "1d. cached GET, tracing on (OTLP, 10 % sampled)", base, "get-order", token, ids
+            )
+        received = httpx.get(f"http://127.0.0.1:{port}/", timeout=5).json()
+    finally:
+        sink.stop()
+    result.note = f"{received['spans']:,} spans received by the OTLP sink"
+    return result
