@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.orders.errors import InvalidStatusTransition
-from domain.orders.status import OrderStatus, ensure_transition
+from domain.orders.status import OrderStatus, ensure_transition, moves_to
 
 ALLOWED = {
     (OrderStatus.PENDING, OrderStatus.PAID),
@@ -30,3 +30,8 @@ def test_only_the_four_moves_of_the_spec_are_allowed(
 def test_shipped_order_cannot_be_cancelled() -> None:
     with pytest.raises(InvalidStatusTransition):
         ensure_transition(OrderStatus.SHIPPED, OrderStatus.CANCELED)
+
+
+@pytest.mark.parametrize("target", list(OrderStatus))
+def test_moves_to_is_the_same_table_read_the_other_way(target: OrderStatus) -> None:
+    assert moves_to(target) == {current for current, to in ALLOWED if to == target}
