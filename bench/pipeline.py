@@ -83,8 +83,8 @@ def wait_http(url: str) -> None:
     sys.exit(f"{url} never answered")
 
 
-async def create_orders(base_url: str) -> tuple[float, float]:
-    """Create ORDERS orders with CLIENTS concurrent clients; (first request, last 201) monotonic."""
+async def create_orders(base_url: str, count: int = ORDERS) -> tuple[float, float]:
+    """Create `count` orders with CLIENTS concurrent clients; (first request, last 201) monotonic."""
     async with httpx.AsyncClient(
         base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=CLIENTS)
     ) as client:
@@ -95,7 +95,7 @@ async def create_orders(base_url: str) -> tuple[float, float]:
         token.raise_for_status()
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
         body = {"items": [{"product_id": "sku-1", "quantity": 2, "price": "8.50"}]}
-        remaining = iter(range(ORDERS))
+        remaining = iter(range(count))
 
         async def client_loop() -> None:
             for _ in remaining:
