@@ -163,7 +163,9 @@ async def wait_all_processed(dsn: str, within: float) -> float:
     try:
         while await _pending(connection) > 0:
             if time.monotonic() - started > within:
-                sys.exit(f"events still unprocessed after {within:.0f}s; see {RESULTS}/worker-*.log")
+                sys.exit(
+                    f"events still unprocessed after {within:.0f}s; see {RESULTS}/worker-*.log"
+                )
             await asyncio.sleep(0.2)
     finally:
         await connection.close()
