@@ -83,10 +83,12 @@ def wait_http(url: str) -> None:
     sys.exit(f"{url} never answered")
 
 
-async def create_orders(base_url: str, count: int = ORDERS) -> tuple[float, float]:
-    """Create `count` orders with CLIENTS concurrent clients; (first request, last 201) monotonic."""
+async def create_orders(
+    base_url: str, count: int = ORDERS, clients: int = CLIENTS
+) -> tuple[float, float]:
+    """Create `count` orders with `clients` concurrent clients; (first request, last 201)."""
     async with httpx.AsyncClient(
-        base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=CLIENTS)
+        base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=clients)
     ) as client:
         email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
         registered = await client.post("/register/", json={"email": email, "password": PASSWORD})
@@ -103,7 +105,7 @@ async def create_orders(base_url: str, count: int = ORDERS) -> tuple[float, floa
                 response.raise_for_status()
 
         started = time.monotonic()
-        await asyncio.gather(*(client_loop() for _ in range(CLIENTS)))
+        await asyncio.gather(*(client_loop() for _ in range(clients)))
         return started, time.monotonic()
 
 

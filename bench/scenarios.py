@@ -41,6 +41,8 @@ WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "400"))
 IDLE_ORDERS = int(os.environ.get("BENCH_IDLE_ORDERS", "50"))
 # The burst of scenario 7b: the 10,000 orders, all to be processed within a minute.
 BURST_ORDERS = int(os.environ.get("BENCH_BURST_ORDERS", "10000"))
+# As many clients as the HTTP scenarios use: the burst arrives as fast as the API takes orders.
+BURST_CLIENTS = int(os.environ.get("BENCH_BURST_CLIENTS", "64"))
 # Each task sleeps 2 s, so one worker finishes WORKER_CONCURRENCY / 2 orders a second.
 PIPELINE_WORKERS = int(os.environ.get("BENCH_PIPELINE_WORKERS", "2"))
 
@@ -207,7 +209,7 @@ def pipeline_scenario(base: str, dsn: str, token: str) -> dict[str, object]:
     idle = asyncio.run(commit_to_start_ms(dsn, since))
 
     since = datetime.now(UTC)
-    started, done = asyncio.run(create_orders(base, BURST_ORDERS))
+    started, done = asyncio.run(create_orders(base, BURST_ORDERS, BURST_CLIENTS))
     created = done - started
     asyncio.run(wait_all_processed(dsn, within=600))
     total = time.monotonic() - started
