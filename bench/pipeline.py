@@ -101,8 +101,18 @@ async def create_orders(
 
         async def client_loop() -> None:
             for _ in remaining:
-                response = await client.post("/orders/", json=body, headers=headers)
-                response.raise_for_status()
+                # A keep-alive connection the server closes as it is reused fails the request; the
+                # Idempotency-Key makes the retry safe (one order, however many attempts).
+                once = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+                for attempt in range(3):
+                    try:
+                        response = await client.post("/orders/", json=body, headers=once)
+                    except httpx.TransportError:
+                        if attempt == 2:
+                            raise
+                    else:
+                        response.raise_for_status()
+                        break
 
         started = time.monotonic()
         await asyncio.gather(*(client_loop() for _ in range(clients)))
