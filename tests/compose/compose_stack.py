@@ -255,7 +255,7 @@ async def test_the_api_answers_through_its_published_port(stack: Stack, shared: 
     assert paid.json()["status"] == "PAID"
     assert [order["id"] for order in listed.json()] == [shared.first_order]
     assert listed.json()[0]["status"] == "PAID"
-    assert me.json() == {"data": {"me": {"id": shared.user_id, "email": shared.email}}}
+    assert me.json()["data"] == {"me": {"id": shared.user_id, "email": shared.email}}
 
 
 def _processed_lines(stack: Stack) -> Counter[str]:
