@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -60,6 +61,20 @@ class Result:
     baseline: str = "B1"
     ratio: float | None = None
     note: str = ""
+
+    @classmethod
+    def from_wrk(cls, scenario: str, stats: dict[str, float], **extra: Any) -> Result:
+        """From the JSON line bench/wrk/report.lua prints (and the wrk process's CPU share)."""
+        return cls(
+            scenario=scenario,
+            rps=stats["requests"] / (stats["duration_us"] / 1e6),
+            p50_ms=stats["p50_us"] / 1000,
+            p99_ms=stats["p99_us"] / 1000,
+            errors=int(stats["errors"]),
+            requests=int(stats["requests"]),
+            wrk_cpu_percent=round(stats["wrk_cpu_percent"], 1),
+            **extra,
+        )
 
 
 @dataclass
@@ -140,15 +155,7 @@ def measure(
     """Warm-up, then the measured run. `warmup_ids` keeps one-shot ids (PATCH) apart from the measured ones."""
     run_wrk(url, mode, token, warmup_ids or ids_file, seconds=WARMUP)
     stats = run_wrk(url, mode, token, ids_file)
-    result = Result(
-        scenario=name,
-        rps=stats["requests"] / (stats["duration_us"] / 1e6),
-        p50_ms=stats["p50_us"] / 1000,
-        p99_ms=stats["p99_us"] / 1000,
-        errors=int(stats["errors"]),
-        requests=int(stats["requests"]),
-        wrk_cpu_percent=round(stats["wrk_cpu_percent"], 1),
-    )
+    result = Result.from_wrk(name, stats)
     print(
         f"  {name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, errors {result.errors}",
         flush=True,

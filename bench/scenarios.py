@@ -114,14 +114,9 @@ def costly_graphql_scenario(
         for thread in loops:
             thread.join()
     failed_heavy = sum(1 for status, errors in heavy if status != 200 or errors)
-    result = Result(
-        scenario=f"9. cached GET while {COSTLY_LOOPS} loops POST the costliest GraphQL document",
-        rps=stats["requests"] / (stats["duration_us"] / 1e6),
-        p50_ms=stats["p50_us"] / 1000,
-        p99_ms=stats["p99_us"] / 1000,
-        errors=int(stats["errors"]),
-        requests=int(stats["requests"]),
-        wrk_cpu_percent=round(stats["wrk_cpu_percent"], 1),
+    result = Result.from_wrk(
+        f"9. cached GET while {COSTLY_LOOPS} loops POST the costliest GraphQL document",
+        stats,
         baseline="-",
         note=f"one reader (wrk -c1); document cost {price:,}; {costly_per_second:.1f} costly "
         f"answers/s, {failed_heavy} with errors; target p99 < 500 ms",
