@@ -17,6 +17,19 @@ from tests.support.pipeline import BASE_REDIS_URL
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy
 
 
+async def _cached_pending_order(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    """A new order's id, once a read has been served from Redis (the fast path) as PENDING."""
+    created = await client.post(
+        "/orders/",
+        json={"items": [{"product_id": "a", "quantity": 1, "price": "3.00"}]},
+        headers=headers,
+    )
+    order_id: str = created.json()["id"]
+    cached = await client.get(f"/orders/{order_id}/", headers=headers)
+    assert (cached.headers["X-Cache"], cached.json()["status"]) == ("HIT", "PENDING")
+    return order_id
+
+
 @pytest.fixture
 async def redis_proxy() -> AsyncIterator[TcpProxy]:
     async with tcp_proxy("127.0.0.1", 6379) as proxy:
@@ -30,14 +43,8 @@ async def test_redis_cut_as_a_change_commits_never_leaves_the_old_status_served(
     api = await start_api(REDIS_URL=f"redis://127.0.0.1:{redis_proxy.port}/0")
     user = await api.user()
     async with api.client() as client:
-        created = await client.post(
-            "/orders/",
-            json={"items": [{"product_id": "a", "quantity": 1, "price": "3.00"}]},
-            headers=user.headers,
-        )
-        url = f"/orders/{created.json()['id']}/"
-        cached = await client.get(url, headers=user.headers)  # the fast path, served from Redis
-        assert (cached.headers["X-Cache"], cached.json()["status"]) == ("HIT", "PENDING")
+        order_id = await _cached_pending_order(client, user.headers)
+        url = f"/orders/{order_id}/"
 
         # Redis goes away exactly when the new body is written after the commit: the invalidation
         # before the commit got through, the refresh after it is lost.
@@ -67,13 +74,8 @@ async def test_a_change_while_redis_is_down_is_refused_not_left_stale(
     api = await start_api(REDIS_URL=f"redis://127.0.0.1:{redis_proxy.port}/0")
     user = await api.user()
     async with api.client() as client:
-        created = await client.post(
-            "/orders/",
-            json={"items": [{"product_id": "a", "quantity": 1, "price": "3.00"}]},
-            headers=user.headers,
-        )
-        url = f"/orders/{created.json()['id']}/"
-        assert (await client.get(url, headers=user.headers)).headers["X-Cache"] == "HIT"
+        order_id = await _cached_pending_order(client, user.headers)
+        url = f"/orders/{order_id}/"
 
         await redis_proxy.stop()
         refused = await client.patch(url, json={"status": "PAID"}, headers=user.headers)
@@ -81,7 +83,7 @@ async def test_a_change_while_redis_is_down_is_refused_not_left_stale(
             "/graphql",
             json={
                 "query": "mutation($id: UUID!) { updateOrderStatus(id: $id, status: PAID) { id } }",
-                "variables": {"id": created.json()["id"]},
+                "variables": {"id": order_id},
             },
             headers=user.headers,
         )
