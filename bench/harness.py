@@ -32,8 +32,6 @@ SCENARIO_LUA = ROOT / "bench" / "wrk" / "scenario.lua"
 
 
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
-
-
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
 
 

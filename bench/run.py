@@ -63,8 +63,6 @@ from bench.stack import (
 )
 
 DEEP_ORDERS = int(os.environ.get("BENCH_DEEP_ORDERS", "100000"))
-
-
 PATCH_ORDERS = int(os.environ.get("BENCH_PATCH_ORDERS", "60000"))
 
 

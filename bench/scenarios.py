@@ -28,16 +28,12 @@ from bench.harness import (
     wait_until_serving,
 )
 from bench.pipeline import create_orders
-from bench.stack import (
-    Process,
-)
+from bench.stack import Process
 from graph import cost
 from graph.schema import create_schema
 from graph.settings import GraphQLSettings
 
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "400"))
-
-
 IDLE_ORDERS = int(os.environ.get("BENCH_IDLE_ORDERS", "50"))
 # The burst of scenario 7b: the 10,000 orders, all to be processed within a minute.
 BURST_ORDERS = int(os.environ.get("BENCH_BURST_ORDERS", "10000"))
