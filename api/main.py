@@ -12,7 +12,6 @@ from types import FrameType
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -23,6 +22,7 @@ from api.middleware import EdgeMiddleware
 from api.routes import auth, health, metrics, order_events, orders
 from api.routes.metrics import OutboxBacklog
 from api.settings import ApiProcessSettings, get_api_settings
+from api.tracing import ServerSpans
 from edge.live import LiveHub
 from edge.resources import open_resources
 from graph.app import mount_graphql
@@ -116,6 +116,9 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
         redirect_slashes=False,
         docs_url=None,
         redoc_url=None,
+        # Our own server span instead (api/tracing.py, for its cost); no metrics or logs through
+        # OpenTelemetry (Prometheus and JSON lines have them), nor exporters set up from OTEL_*.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     install_docs(app)
     # Innermost: inside CORS and the edge headers, so its answers get exactly what the route's get.
@@ -165,8 +168,6 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     )
     if tracer_provider is not None:
         # Outermost, so every request is in a span, the cached-read fast path's included; a client's
-        # `traceparent` is continued. No spans for each ASGI send/receive message: noise, and cost.
-        FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=tracer_provider, exclude_spans=["receive", "send"]
-        )
+        # `traceparent` is continued.
+        app.add_middleware(ServerSpans, tracer_provider=tracer_provider)
     return app

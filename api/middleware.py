@@ -86,10 +86,16 @@ class EdgeMiddleware:
             _observe(scope, status, time.perf_counter() - started)
 
 
+def route_template(scope: Scope) -> str | None:
+    """The template of the route that answered (`/orders/{order_id}/`), once it has; None if none did."""
+    route = scope.get("route")
+    template: str | None = getattr(route, "path", None) or scope.get(ROUTE_TEMPLATE)
+    return template
+
+
 def _observe(scope: Scope, status: int, seconds: float) -> None:
     # Labelled by route template, never by raw path: ids in paths would explode the label set.
-    route = scope.get("route")
-    template = getattr(route, "path", None) or scope.get(ROUTE_TEMPLATE) or "unmatched"
+    template = route_template(scope) or "unmatched"
     HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
     HTTP_LATENCY.labels(scope["method"], template).observe(seconds)
 

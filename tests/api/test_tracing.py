@@ -23,10 +23,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.settings import ApiProcessSettings
 from infra.logs import configure_logging
 from infra.settings import AppSettings, LogFormat
 from infra.tracing import install_tracing
 from tests.conftest import UserFactory, order_body
+from tests.support.app import running_app
 from tests.support.pipeline import app_env
 from tests.support.processes import ROOT
 
@@ -103,7 +105,7 @@ async def test_a_created_order_continues_the_clients_trace_into_its_outbox_row(
     assert request.attributes is not None
     assert request.attributes["orders.order_id"] == order_id
     assert request.attributes["orders.user_id"] == user.id
-    assert request.attributes["http.status_code"] == 201
+    assert request.attributes["http.response.status_code"] == 201
     # The order and its outbox event are written within the request's span, in one statement.
     statements = [
         str((span.attributes or {}).get("db.statement", ""))
@@ -141,13 +143,56 @@ async def test_a_cached_read_served_by_the_fast_path_is_traced(
     [request] = named(spans, "GET /orders/{order_id}/")
     assert request.attributes is not None
     assert request.attributes["orders.order_id"] == order_id
-    assert request.attributes["http.status_code"] == 200
+    assert request.attributes["http.response.status_code"] == 200
     # One Redis round trip (rate limit and cache together), no SQL: the fast path's work.
     children = [s for s in spans.get_finished_spans() if s is not request]
     assert [s.attributes["db.system"] for s in children if s.attributes] == ["redis"]
     assert all(
         s.parent is not None and s.parent.span_id == request.context.span_id for s in children
     )
+
+
+async def test_a_request_its_sampler_does_not_keep_records_nothing_but_carries_its_trace_on(
+    spans: _SpansOfOneTest,
+    traced_client: httpx.AsyncClient,
+    users: UserFactory,
+    clean_db: AsyncEngine,
+) -> None:
+    user = await users.create()
+    client_trace = secrets.token_hex(16)
+    unsampled = {**user.headers, "traceparent": f"00-{client_trace}-{secrets.token_hex(8)}-00"}
+    spans.clear()
+
+    created = await traced_client.post("/orders/", json=order_body(), headers=unsampled)
+
+    assert created.status_code == 201
+    # Neither the request nor anything beneath it (SQL, Redis) became a span, or a trace of its own.
+    assert spans.get_finished_spans() == ()
+    async with clean_db.connect() as connection:
+        traceparent = await connection.scalar(
+            text("SELECT traceparent FROM outbox_events WHERE payload->>'order_id' = :id"),
+            {"id": created.json()["id"]},
+        )
+    # The pipeline continues the client's trace, unsampled, so it records nothing either.
+    assert traceparent.startswith(f"00-{client_trace}-")
+    assert traceparent.endswith("-00")
+
+
+async def test_excluded_paths_get_no_span_and_nothing_beneath_them_does(
+    spans: _SpansOfOneTest,
+    settings: ApiProcessSettings,
+    clean_db: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "health/.*,metrics")
+    async with running_app(settings) as (client, _):
+        ready = await client.get("/health/ready")
+        traced = await client.get("/orders/user/1/")
+
+    assert ready.status_code == 200
+    assert traced.status_code == 401
+    # The readiness probe's SQL and Redis pings made no spans; the order list's request did.
+    assert [span.name for span in spans.get_finished_spans()] == ["GET /orders/user/{user_id}/"]
 
 
 async def test_graphql_operations_and_resolvers_are_traced_without_secrets(
