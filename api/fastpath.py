@@ -18,7 +18,6 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import known_error_response
-from api.middleware import ROUTE_TEMPLATE
 from api.routes.orders import order_read_response
 from domain.orders import service
 from domain.users.errors import InvalidToken
@@ -26,6 +25,7 @@ from edge.auth import authorization_header, bearer_token, rate_limit_identity, r
 from edge.order_reads import CountedOrderCache
 from edge.ratelimit import rate_limit_headers
 from edge.resources import Resources
+from edge.scope import ROUTE_TEMPLATE
 
 _ORDER_PATH = re.compile(r"/orders/([0-9a-fA-F-]{32,36})/?")
 

@@ -121,7 +121,16 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     install_docs(app)
-    # Innermost: inside CORS and the edge headers, so its answers get exactly what the route's get.
+    # GraphQL over the same services (app.state.resources), beside the REST routes. First: its
+    # fast path is the innermost middleware, inside CORS and the edge headers like the routes.
+    mount_graphql(
+        app,
+        settings.graphql,
+        live=settings.live,
+        allowed_origins=settings.app.cors_origins,
+        tracer_provider=tracer_provider,
+    )
+    # Inside CORS and the edge headers too, so its answers get exactly what the route's get.
     app.add_middleware(CachedOrderFastPath)
     app.add_middleware(
         CORSMiddleware,
@@ -158,14 +167,6 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(orders.router)
     app.include_router(order_events.router)
-    # GraphQL over the same services (app.state.resources), beside the REST routes.
-    mount_graphql(
-        app,
-        settings.graphql,
-        live=settings.live,
-        allowed_origins=settings.app.cors_origins,
-        tracer_provider=tracer_provider,
-    )
     if tracer_provider is not None:
         # Outermost, so every request is in a span, the cached-read fast path's included; a client's
         # `traceparent` is continued.

@@ -8,12 +8,10 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from edge.scope import ROUTE_TEMPLATE
 from edge.security import SECURITY_HEADERS, STRICT_CSP
 from infra.correlation import accept_or_new, correlation_id
 from infra.metrics import HTTP_LATENCY, HTTP_REQUESTS
-
-# Set by handlers that answer below the router (api/fastpath.py), so their requests are labelled too.
-ROUTE_TEMPLATE = "orders.route_template"
 
 # On every answer. A page that needs more (Swagger UI, GraphiQL) sets its own Content-Security-Policy,
 # which is then left alone; JSON answers get the strictest one.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import FastAPI
@@ -18,19 +19,30 @@ from opentelemetry.trace import TracerProvider
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
+from strawberry import Schema
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from domain.errors import RateLimitExceeded
+from edge.resources import Resources
 from edge.security import page_csp
 from edge.settings import LiveSettings
 from graph.context import GraphContext, get_context
 from graph.errors import SubscriptionOverHttp, shape_error
+from graph.fastpath import GraphQLFastPath
 from graph.live import LegacyWSHandler, TransportWSHandler
-from graph.schema import create_schema
+from graph.persisted import (
+    PERSISTED_QUERY_NOT_FOUND,
+    PersistedQueries,
+    PersistedQueryNotFound,
+    PersistedQueryRefused,
+    requested_digest,
+)
+from graph.schema import create_schema, validation_limit_rules
 from graph.settings import GraphQLSettings
 
 PATH = "/graphql"
@@ -61,9 +73,18 @@ def _is_subscription(request_data: GraphQLRequestData) -> bool:
     return operation is not None and operation.operation is OperationType.SUBSCRIPTION
 
 
+_GET_TAKES_PERSISTED_QUERIES = (
+    "GET runs persisted queries only (extensions.persistedQuery); send documents by POST"
+)
+
+
 class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+
+    def __init__(self, schema: Schema, *, persisted: PersistedQueries, **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
+        self.persisted = persisted
 
     async def execute_single(
         self,
@@ -88,6 +109,14 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
             # Shaped with the others in process_result; nothing was parsed, so nothing was priced.
             error = GraphQLError(str(exc), original_error=exc)
             return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
+        try:
+            request_data.query = await self._document(request, request_data)
+        except PersistedQueryNotFound as exc:
+            error = GraphQLError(str(exc), extensions={"code": PERSISTED_QUERY_NOT_FOUND})
+            return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
+        except PersistedQueryRefused as exc:
+            error = GraphQLError(str(exc), original_error=exc)
+            return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
         return await super().execute_single(
             request=request,
             request_adapter=request_adapter,
@@ -95,6 +124,28 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
             context=context,
             root_value=root_value,
             request_data=request_data,
+        )
+
+    async def _document(self, request: Request, request_data: GraphQLRequestData) -> str | None:
+        """The operation's document: the one sent, or the persisted one its hash names
+        (graph/persisted.py). A GET must name one by hash: documents travel in bodies, not URLs."""
+        digest = requested_digest(request_data.extensions)
+        if digest is None:
+            if request.method == "GET":
+                raise HTTPException(400, _GET_TAKES_PERSISTED_QUERIES)
+            return request_data.query
+        resources: Resources = request.app.state.resources
+        return await self.persisted.document(
+            digest=digest,
+            query=request_data.query,
+            redis=resources.redis,
+            key_prefix=resources.settings.redis.key_prefix,
+        )
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET naming a persisted query is an operation, whatever its Accept header says.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
         )
 
     def parse_json(self, data: str | bytes) -> object:
@@ -142,15 +193,22 @@ def mount_graphql(
     allowed_origins: list[str],
     tracer_provider: TracerProvider | None = None,
 ) -> None:
-    """Serve the schema at /graphql: operations over POST, subscriptions over WebSocket (and, when
-    enabled, the playground and its files)."""
+    """Serve the schema at /graphql: operations over POST (and persisted queries over GET),
+    subscriptions over WebSocket (and, when enabled, the playground and its files); the cached
+    order read's fast path in front. Call it before adding the app's other middleware: the fast
+    path must sit inside them, as the routes do."""
+    limit_rules = validation_limit_rules(settings)
+    schema = create_schema(settings, limit_rules=limit_rules, tracer_provider=tracer_provider)
+    persisted = PersistedQueries()
     router = GraphQLEndpoint(
-        create_schema(settings, tracer_provider=tracer_provider),
+        schema,
+        persisted=persisted,
         path=PATH,
         context_getter=get_context,
         graphql_ide="graphiql" if settings.playground else None,
-        # GET only opens the playground: operations are POSTed (no queries in URLs and logs).
-        allow_queries_via_get=False,
+        # GET opens the playground, or runs a persisted query by its hash (`_document`): no
+        # document text in URLs and logs.
+        allow_queries_via_get=True,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         # graphql-ws (legacy) keep-alive messages; graphql-transport-ws pings (graph/live.py).
         keep_alive=True,
@@ -160,5 +218,14 @@ def mount_graphql(
         include_in_schema=False,
     )
     app.include_router(router)
+    app.add_middleware(
+        GraphQLFastPath,
+        path=PATH,
+        schema=schema,
+        validation_rules=limit_rules,
+        max_tokens=settings.max_tokens,
+        max_cost=settings.max_cost,
+        persisted=persisted,
+    )
     if settings.playground:
         app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="graphql-static")

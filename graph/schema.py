@@ -120,16 +120,27 @@ async def _shaped(results: StreamResult) -> StreamResult:
             yield result
 
 
-def create_schema(
-    settings: GraphQLSettings, *, tracer_provider: TracerProvider | None = None
-) -> strawberry.Schema:
-    """The schema with its abuse limits. Extensions are factories: each operation gets fresh ones."""
-    # The limit rules are built once: the validation cache is keyed by the rule classes, and the
-    # stock QueryDepthLimiter/MaxAliasesLimiter extensions would build new ones for every request.
-    limit_rules: list[type[ASTValidationRule]] = [
+def validation_limit_rules(settings: GraphQLSettings) -> list[type[ASTValidationRule]]:
+    """The depth and alias limits, as validation rules beside graphql-core's own."""
+    return [
         depth_limit_rule(settings.max_depth, should_ignore=None),
         alias_limit_rule(settings.max_aliases),
     ]
+
+
+def create_schema(
+    settings: GraphQLSettings,
+    *,
+    limit_rules: list[type[ASTValidationRule]] | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> strawberry.Schema:
+    """The schema with its abuse limits. Extensions are factories: each operation gets fresh ones.
+
+    The `limit_rules` (validation_limit_rules; given when they are shared) are built once: the
+    validation cache is keyed by the rule classes, and the stock QueryDepthLimiter/MaxAliasesLimiter
+    extensions would build new ones for every request."""
+    if limit_rules is None:
+        limit_rules = validation_limit_rules(settings)
     extensions: Sequence[Callable[[], SchemaExtension]] = [
         ErrorCodes,
         functools.partial(QueryCost, max_cost=settings.max_cost, costly=costly_operations_gate()),

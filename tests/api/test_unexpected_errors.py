@@ -79,7 +79,8 @@ async def test_a_bug_in_a_resolver_is_internal_server_error_without_details(
     with caplog.at_level(logging.ERROR, logger="graph.errors"):
         response = await client.post(
             "/graphql",
-            json={"query": f'{{ order(id: "{uuid.uuid4()}") {{ id }} }}'},
+            # `owner` has a resolver: Strawberry runs this one, not the cached-read fast path.
+            json={"query": f'{{ order(id: "{uuid.uuid4()}") {{ id owner {{ id }} }} }}'},
             headers=user.headers,
         )
 
@@ -87,6 +88,31 @@ async def test_a_bug_in_a_resolver_is_internal_server_error_without_details(
     [error] = response.json()["errors"]
     assert error["message"] == "Internal server error"
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert not any(leak in response.text for leak in LEAKS)
+    assert SECRET in caplog.text
+
+
+async def test_a_bug_under_the_graphql_fast_path_is_masked_the_same_way(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user = await UserFactory(client).create()
+    app.state.resources = dataclasses.replace(app.state.resources, order_cache=_BrokenCache())
+    with caplog.at_level(logging.ERROR, logger="graph.errors"):
+        response = await client.post(
+            "/graphql",
+            json={"query": f'{{ order(id: "{uuid.uuid4()}") {{ id }} }}'},
+            headers=user.headers,
+        )
+
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["data"] == {"order": None}
+    [error] = answer["errors"]
+    assert error["message"] == "Internal server error"
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert error["path"] == ["order"]
     assert not any(leak in response.text for leak in LEAKS)
     assert SECRET in caplog.text
 

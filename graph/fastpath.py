@@ -1,0 +1,409 @@
+"""The hot GraphQL read: `order(id:)` of one order's own fields, answered below Strawberry.
+
+Strawberry and graphql-core cost ~0.6 ms of CPU per operation even with validation cached (the
+request's parsing, context, extensions, execution's field-by-field completion): three times the
+cached REST read. A query of this one shape, the one a frontend's order page sends, skips only that:
+
+- its document (by text, or by persisted-query hash, graph/persisted.py) is compiled once: validated
+  with the endpoint's own rules, priced by graph/cost.py, reduced to the fields to copy;
+- each request then does what the REST fast path does: the bearer token, one Redis round trip for
+  the rate limit and the cached order together (edge/order_reads.py), the domain's
+  `orders.service.get_order`, the same objects the resolver builds (`Order.from_domain`) completed
+  with the schema's own serialisers, the same error shaping (graph/errors.py) and JSON encoding.
+
+What it does not handle (no or bad token, any other document, a field with a resolver such as
+`owner` or `history`, a variable that is not a UUID string, a hash this process has not seen, any
+other transport) falls through untouched to Strawberry, which spends the rate limit itself:
+tests/graph/test_fastpath.py shows both answer byte for byte the same, errors included. With tracing
+on, its requests get the HTTP and Redis spans but no GraphQL operation spans.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from graphql import (
+    FieldNode,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    OperationDefinitionNode,
+    OperationType,
+    StringValueNode,
+    VariableNode,
+    parse,
+    specified_rules,
+    validate,
+)
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry import Schema
+
+from domain.errors import RateLimitExceeded
+from domain.orders import service
+from domain.users.errors import InvalidToken
+from edge.auth import authorization_header, bearer_token, rate_limit_identity, request_header
+from edge.order_reads import CountedOrderCache
+from edge.ratelimit import rate_limit_headers, rejection_headers
+from edge.resources import Resources
+from edge.scope import ROUTE_TEMPLATE
+from graph.cost import COSTLY_SHARE_OF_MAX, measure
+from graph.errors import log_errors, shape_error
+from graph.persisted import PersistedQueries, PersistedQueryRefused, requested_digest
+from graph.types import Order
+
+logger = logging.getLogger(__name__)
+
+# Where Strawberry keeps, on each graphql-core field, the field it was built from.
+_STRAWBERRY_FIELD = "strawberry-definition"
+# Longer documents are not this shape; they are not parsed twice.
+MAX_DOCUMENT_CHARS = 2_000
+# Documents judged (eligible or not) kept per process; past it, new ones just fall through.
+MAX_PLANS = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One selected field: its response key and how to complete it from the resolver's object."""
+
+    key: str
+    # The attribute on the Strawberry object; None for `__typename`.
+    attribute: str | None
+    typename: str
+    # Scalars and enums: the schema's serialiser. Objects: the fields selected below.
+    serialize: Callable[[Any], Any] | None
+    children: tuple[_Field, ...]
+    is_list: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    key: str
+    node: FieldNode
+    operation_name: str | None
+    id_variable: str | None
+    id_literal: str | None
+    fields: tuple[_Field, ...]
+    cost: int
+
+
+class GraphQLFastPath:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        schema: Schema,
+        validation_rules: list[Any],
+        max_tokens: int,
+        max_cost: int,
+        persisted: PersistedQueries,
+    ) -> None:
+        self.app = app
+        self.path = path
+        self.schema = schema
+        self.rules = [*specified_rules, *validation_rules]
+        self.max_tokens = max_tokens
+        self.max_cost = max_cost
+        self.persisted = persisted
+        self._plans: dict[str, _Plan | None] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "POST":
+            if not (request_header(scope, b"content-type") or "").startswith("application/json"):
+                await self.app(scope, receive, send)
+                return
+            body, receive = await _read_body(receive)
+            request = _json_object(body) if body is not None else None
+            if await self._serve(scope, receive, send, request):
+                return
+        elif method == "GET" and scope["query_string"]:
+            request = _query_params(scope["query_string"])
+            if await self._serve(scope, receive, send, request):
+                return
+        await self.app(scope, receive, send)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, request: dict[str, Any] | None
+    ) -> bool:
+        if request is None:
+            return False
+        plan = self._plan_for(request, get=scope["method"] == "GET")
+        if plan is None:
+            return False
+        order_id = _order_id(plan, request.get("variables"))
+        token = bearer_token(authorization_header(scope))
+        if order_id is None or token is None:
+            return False
+        resources: Resources = scope["app"].state.resources
+        try:
+            user_id = resources.tokens.verify(token)
+        except InvalidToken:
+            return False
+        scope[ROUTE_TEMPLATE] = self.path
+        cache = CountedOrderCache(resources, identity=rate_limit_identity(user_id, ""))
+        headers: dict[str, str] = {}
+        answer: dict[str, Any]
+        try:
+            async with resources.unit_of_work(read_only=True) as uow:
+                read = await service.get_order(
+                    uow=uow, cache=cache, user_id=user_id, order_id=order_id
+                )
+        except RateLimitExceeded as exc:
+            # As graph/app.py refuses it: before the document counts, so it is priced at 0.
+            refused = shape_error(GraphQLError(str(exc), original_error=exc))
+            answer = {"data": None, "errors": [refused.formatted], "extensions": {"cost": 0}}
+            headers = rejection_headers(exc)
+        except Exception as exc:
+            error = GraphQLError(str(exc), nodes=[plan.node], path=[plan.key], original_error=exc)
+            log_errors([error])
+            answer = {
+                "data": {plan.key: None},
+                "errors": [shape_error(error).formatted],
+                "extensions": {"cost": plan.cost},
+            }
+        else:
+            order = _complete(plan.fields, Order.from_domain(read.order()))
+            answer = {"data": {plan.key: order}, "extensions": {"cost": plan.cost}}
+        if cache.verdict is not None and not headers:
+            headers = rate_limit_headers(cache.verdict)
+        # As Strawberry encodes it (strawberry/http/base.py).
+        body = json.dumps(answer, separators=(",", ":"))
+        await Response(body, media_type="application/json", headers=headers)(scope, receive, send)
+        return True
+
+    def _plan_for(self, request: Mapping[str, Any], *, get: bool) -> _Plan | None:
+        try:
+            digest = requested_digest(request.get("extensions"))
+        except PersistedQueryRefused:
+            return None
+        query = request.get("query")
+        if digest is not None:
+            # Registration (a document beside its hash) is Strawberry's to handle.
+            document = self.persisted.local(digest) if query is None else None
+            key = digest
+        else:
+            # A document in a URL is refused by the normal path (GET takes hashes only).
+            document = None if get else query
+            key = document if isinstance(document, str) else ""
+        if not isinstance(document, str) or len(document) > MAX_DOCUMENT_CHARS:
+            return None
+        if key in self._plans:
+            plan = self._plans[key]
+        else:
+            plan = self._compile(document)
+            if len(self._plans) < MAX_PLANS:
+                self._plans[key] = plan
+        operation_name = request.get("operationName")
+        if plan is None or operation_name not in (None, plan.operation_name):
+            return None
+        return plan
+
+    def _compile(self, document_text: str) -> _Plan | None:
+        """The plan for a document of exactly this shape (valid, within the limits), else None."""
+        try:
+            document = parse(document_text, max_tokens=self.max_tokens)
+        except GraphQLError:
+            return None
+        graphql_schema = self.schema._schema
+        if validate(graphql_schema, document, self.rules):
+            return None
+        [*definitions] = document.definitions
+        if len(definitions) != 1 or not isinstance(definitions[0], OperationDefinitionNode):
+            return None
+        operation = definitions[0]
+        if operation.operation is not OperationType.QUERY or operation.directives:
+            return None
+        selections = operation.selection_set.selections
+        if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+            return None
+        root = selections[0]
+        if root.name.value != "order" or root.directives or root.selection_set is None:
+            return None
+        [argument] = root.arguments or ()  # validation saw to it: `id` is its only argument
+        id_variable = id_literal = None
+        if isinstance(argument.value, VariableNode):
+            id_variable = argument.value.name.value
+        elif isinstance(argument.value, StringValueNode):
+            id_literal = argument.value.value
+        else:
+            return None
+        order_type = graphql_schema.query_type.fields["order"].type  # type: ignore[union-attr]
+        fields = _fields(root, order_type)
+        if fields is None:
+            return None
+        operation_name = operation.name.value if operation.name else None
+        priced = measure(graphql_schema, document, operation_name, {})
+        if priced.cost > self.max_cost // COSTLY_SHARE_OF_MAX:
+            return None
+        return _Plan(
+            key=root.alias.value if root.alias else "order",
+            node=root,
+            operation_name=operation_name,
+            id_variable=id_variable,
+            id_literal=id_literal,
+            fields=fields,
+            cost=priced.cost,
+        )
+
+
+def _fields(node: FieldNode, output_type: GraphQLOutputType) -> tuple[_Field, ...] | None:
+    """The fields selected on `node`, if every one is plain data (no resolver of its own), no
+    fragments, no directives, no response key twice; None otherwise."""
+    object_type = _unwrap(output_type)
+    if not isinstance(object_type, GraphQLObjectType) or node.selection_set is None:
+        return None
+    found: list[_Field] = []
+    keys: set[str] = set()
+    for selection in node.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            return None
+        name = selection.name.value
+        key = selection.alias.value if selection.alias else name
+        if key in keys:
+            return None
+        keys.add(key)
+        if name == "__typename":
+            found.append(_Field(key, None, object_type.name, None, (), is_list=False))
+            continue
+        graphql_field = object_type.fields.get(name)
+        strawberry_field = graphql_field and graphql_field.extensions.get(_STRAWBERRY_FIELD)
+        if (
+            strawberry_field is None
+            or strawberry_field.base_resolver
+            or strawberry_field.extensions
+        ):
+            return None
+        field_type = graphql_field.type
+        leaf = _unwrap(field_type)
+        is_list = isinstance(_nullable(field_type), GraphQLList)
+        if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+            if selection.selection_set is not None:
+                return None
+            found.append(
+                _Field(key, strawberry_field.python_name, leaf.name, leaf.serialize, (), is_list)
+            )
+            continue
+        children = _fields(selection, field_type)
+        if children is None:
+            return None
+        found.append(_Field(key, strawberry_field.python_name, str(leaf), None, children, is_list))
+    return tuple(found)
+
+
+def _nullable(output_type: GraphQLOutputType) -> GraphQLOutputType:
+    return output_type.of_type if isinstance(output_type, GraphQLNonNull) else output_type
+
+
+def _unwrap(output_type: GraphQLOutputType) -> GraphQLOutputType:
+    while isinstance(output_type, GraphQLNonNull | GraphQLList):
+        output_type = output_type.of_type
+    return output_type
+
+
+def _complete(fields: tuple[_Field, ...], source: object) -> dict[str, Any]:
+    """As graphql-core completes these fields: each value through its type's serialiser."""
+    completed: dict[str, Any] = {}
+    for field in fields:
+        if field.attribute is None:
+            completed[field.key] = field.typename
+            continue
+        value = getattr(source, field.attribute)
+        if value is None:
+            completed[field.key] = None
+        elif field.is_list:
+            completed[field.key] = [_one(field, item) for item in value]
+        else:
+            completed[field.key] = _one(field, value)
+    return completed
+
+
+def _one(field: _Field, value: object) -> Any:
+    if value is None:
+        return None
+    if field.serialize is not None:
+        return field.serialize(value)
+    return _complete(field.children, value)
+
+
+def _order_id(plan: _Plan, variables: object) -> uuid.UUID | None:
+    """The order's id from the document or the variables, if it is a UUID string; else None
+    (the normal path reports what is wrong with it)."""
+    if plan.id_literal is not None:
+        value: object = plan.id_literal
+    elif isinstance(variables, dict):
+        value = variables.get(plan.id_variable)
+    else:
+        return None
+    if not isinstance(value, str):
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _query_params(query_string: bytes) -> dict[str, Any] | None:
+    """A GET's operation as Strawberry reads it: `variables` and `extensions` as JSON objects."""
+    params: dict[str, Any] = dict(parse_qsl(query_string.decode("latin-1")))
+    for name in ("variables", "extensions"):
+        if params.get(name):
+            params[name] = _json_object(params[name].encode("latin-1"))
+            if params[name] is None:
+                return None
+    return params
+
+
+async def _read_body(receive: Receive) -> tuple[bytes | None, Receive]:
+    """The whole request body (None if it did not arrive whole), and a `receive` that hands it on
+    to the app if we do not answer."""
+    chunks = []
+    first: Message | None = None  # a disconnect, passed on as it came
+    failure: Exception | None = None  # the body size limit's refusal (api/middleware.py)
+    while True:
+        try:
+            message = await receive()
+        except Exception as exc:
+            failure = exc
+            break
+        if message["type"] != "http.request":
+            first = message
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks) if first is None and failure is None else None
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        if failure is not None:
+            raise failure
+        return first or {"type": "http.request", "body": body or b"", "more_body": False}
+
+    return body, replay
