@@ -46,6 +46,7 @@ from bench.relay import empty_outbox, relay_scenario
 from bench.scenarios import (
     WORKER_CONCURRENCY,
     costly_graphql_scenario,
+    persisted_query_url,
     pipeline_processes,
     pipeline_scenario,
     traced_cached_get,
@@ -208,6 +209,16 @@ def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database
                     "6. GraphQL order(id) cached",
                     f"{base}/graphql",
                     "graphql-order",
+                    reader_token,
+                    reader_ids,
+                ),
+                b1,
+            )
+            versus(
+                measure(
+                    "6b. GraphQL order(id) cached, persisted query over GET",
+                    persisted_query_url(base, reader_token),
+                    "graphql-persisted",
                     reader_token,
                     reader_ids,
                 ),

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
@@ -229,6 +233,31 @@ def _processed_lines() -> tuple[int, int]:
         if line.startswith("Order ") and line.endswith(" processed")
     ]
     return len(lines), len(set(lines))
+
+
+# Scenario 6b's document: the frontend's order page, as an APQ client would send it.
+ORDER_PAGE = "query Order($id: UUID!) { order(id: $id) { id status totalPrice items { productId quantity price } } }"
+
+
+def persisted_query_url(base: str, token: str) -> str:
+    """Registers ORDER_PAGE as a persisted query (graph/persisted.py) as a client's first request
+    does, and returns the GET URL that names it by hash (wrk adds each request's variables)."""
+    digest = hashlib.sha256(ORDER_PAGE.encode()).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    registered = httpx.post(
+        f"{base}/graphql",
+        json={
+            "query": ORDER_PAGE,
+            "variables": {"id": str(uuid.uuid4())},
+            "extensions": extensions,
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()
+    # It ran (no such order, but no persisted-query error): the hash is registered.
+    if [error["extensions"]["code"] for error in registered["errors"]] != ["NOT_FOUND"]:
+        sys.exit(f"registering the persisted query failed: {registered}")
+    return f"{base}/graphql?{urlencode({'extensions': json.dumps(extensions)})}"
 
 
 def traced_cached_get(env: dict[str, str], token: str, ids: Path) -> Result:

@@ -1,6 +1,7 @@
 -- One script for every scenario; its arguments (after "--") choose what each request is:
 --   wrk ... -s scenario.lua URL -- <mode> <token> [<ids file>] [<wrk threads>]
--- modes: plain (GET the URL), get-order, post-order, patch-order, graphql-order
+-- modes: plain (GET the URL), get-order, post-order, patch-order, graphql-order,
+-- graphql-persisted (GET the URL, which names a persisted query by hash, with an order id's variables)
 package.path = package.path .. ";" .. debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "?.lua"
 local report = require("report")
 
@@ -49,6 +50,9 @@ function request()
     return wrk.format("POST", "/graphql", nil,
       '{"query": "query($id: UUID!) { order(id: $id) { id status totalPrice items { productId quantity price } } }",'
         .. ' "variables": {"id": "' .. id .. '"}}')
+  elseif mode == "graphql-persisted" then
+    local id = ids[math.random(#ids)]
+    return wrk.format("GET", wrk.path .. "&variables=%7B%22id%22%3A%22" .. id .. "%22%7D")
   else
     return wrk.format("GET", nil)
   end
