@@ -55,6 +55,8 @@ class Resources:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     redis: Redis
+    # Every request-path call to `redis` goes through it: it bounds the call and skips a sick Redis.
+    redis_breaker: RedisBreaker
     tokens: TokenService
     hasher: PasswordHasher
     order_cache: OrderCache | None
@@ -104,6 +106,7 @@ async def open_resources(settings: Settings, *, live: LiveSettings) -> AsyncIter
                 engine.execution_options(isolation_level="AUTOCOMMIT")
             ),
             redis=redis,
+            redis_breaker=breaker,
             tokens=TokenService.from_settings(settings.auth),
             hasher=hasher,
             order_cache=cache,

@@ -136,10 +136,7 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
             return request_data.query
         resources: Resources = request.app.state.resources
         return await self.persisted.document(
-            digest=digest,
-            query=request_data.query,
-            redis=resources.redis,
-            key_prefix=resources.settings.redis.key_prefix,
+            digest=digest, query=request_data.query, resources=resources
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:

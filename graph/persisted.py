@@ -17,17 +17,12 @@ by its hash without reading it.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
 from domain.errors import DomainError, ErrorKind
-
-logger = logging.getLogger(__name__)
+from edge.resources import Resources
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 # Apollo's clients look for this message (older ones) or the code above.
@@ -80,12 +75,12 @@ class PersistedQueries:
             self._local.move_to_end(digest)
         return document
 
-    async def document(
-        self, *, digest: str, query: str | None, redis: Redis, key_prefix: str
-    ) -> str:
+    async def document(self, *, digest: str, query: str | None, resources: Resources) -> str:
         """The document `digest` names: `query` once its hash is checked (and then registered), or
-        the registered one; `PersistedQueryNotFound` if there is none."""
-        key = f"{key_prefix}graphql:persisted:{digest}"
+        the registered one; `PersistedQueryNotFound` if there is none. Without Redis (down, slow)
+        nothing is shared: the client sends the document again, nothing is lost."""
+        redis, breaker = resources.redis, resources.redis_breaker
+        key = f"{resources.settings.redis.key_prefix}graphql:persisted:{digest}"
         if query is not None:
             if hashlib.sha256(query.encode()).hexdigest() != digest:
                 msg = "extensions.persistedQuery.sha256Hash is not the sha256 of the query sent"
@@ -93,23 +88,25 @@ class PersistedQueries:
             if len(query) > MAX_DOCUMENT_CHARS:
                 msg = f"A persisted query is at most {MAX_DOCUMENT_CHARS:,} characters"
                 raise PersistedQueryRefused(msg)
-            try:
+
+            async def register() -> None:
                 await redis.set(key, query, ex=TTL_SECONDS)
-            except RedisError as exc:  # kept in this process only; the others ask for it again
-                logger.warning("persisted query not shared, Redis failed: %s", exc)
+
+            await breaker.call(register, fallback=None, what="persisted query registration")
             self._remember(digest, query)
             return query
         document = self.local(digest)
         if document is not None:
             return document
-        try:
-            stored = await redis.get(key)
-        except RedisError as exc:  # the client sends the document again: nothing is lost
-            logger.warning("persisted query lookup failed, Redis failed: %s", exc)
-            stored = None
+
+        async def look_up() -> bytes | str | None:
+            found: bytes | str | None = await redis.get(key)
+            return found
+
+        stored = await breaker.call(look_up, fallback=None, what="persisted query lookup")
         if stored is None:
             raise PersistedQueryNotFound(NOT_FOUND_MESSAGE)
-        document = stored.decode() if isinstance(stored, bytes) else str(stored)
+        document = stored.decode() if isinstance(stored, bytes) else stored
         self._remember(digest, document)
         return document
 

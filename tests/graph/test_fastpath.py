@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from api.main import create_app
 from api.settings import ApiProcessSettings
 from graph.fastpath import GraphQLFastPath
-from infra.settings import RateLimitSettings
+from infra.settings import RateLimitSettings, RedisSettings
 from tests.conftest import UserFactory, order_body
 from tests.support.app import running_app
 
@@ -287,3 +287,23 @@ async def test_persisted_query_mistakes_are_the_clients_and_get_takes_no_documen
         assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert document_in_url.status_code == 400
     assert "persisted" in document_in_url.json()["detail"]
+
+
+async def test_without_redis_a_persisted_query_runs_once_sent_with_its_document(
+    settings: ApiProcessSettings, clean_db: object
+) -> None:
+    down = settings.model_copy(update={"redis": RedisSettings(url="redis://127.0.0.1:1/0")})
+    me = "query Me { me { id } }"
+    by_hash = {
+        "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(me.encode()).hexdigest()}
+    }
+    async with running_app(down) as (client, _):
+        user = await UserFactory(client).create()
+        sent = await client.post(
+            "/graphql", json={"query": me, "extensions": by_hash}, headers=user.headers
+        )
+        again = await client.post("/graphql", json={"extensions": by_hash}, headers=user.headers)
+
+    assert sent.json()["data"] == {"me": {"id": user.id}}
+    # Not shared with other processes (no Redis), but this one keeps it.
+    assert again.content == sent.content
