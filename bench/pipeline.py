@@ -1,8 +1,8 @@
 """Event-pipeline benchmark (not a test): `make bench-pipeline`, or `python -m bench.pipeline`.
 
 Starts the real processes (API with its relay, consumer, worker) on a throwaway database, RabbitMQ
-vhost and Redis stream, creates BENCH_ORDERS orders over HTTP as fast as BENCH_CLIENTS concurrent
-clients can, and waits until the workers have processed all of them. Prints:
+vhost and Redis stream, creates BENCH_ORDERS orders over HTTP (wrk, BENCH_CLIENTS connections) as fast as the API
+takes them, and waits until the workers have processed all of them. Prints:
 - how long the creation took, and how long until the last order was processed;
 - the latency from the order's commit to its task's start, p50/p99/max, from PostgreSQL:
   processed_events.started_at − outbox_events.created_at. created_at is stamped just before the
@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import re
+import signal
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -28,6 +32,7 @@ import httpx
 from sqlalchemy.engine import make_url
 from yarl import URL
 
+from bench.harness import SCENARIO_LUA, WRK_THREADS
 from bench.stack import (
     DATABASE_URL,
     RABBITMQ_URL,
@@ -83,49 +88,83 @@ def wait_http(url: str) -> None:
     sys.exit(f"{url} never answered")
 
 
-async def create_orders(
-    base_url: str, count: int = ORDERS, clients: int = CLIENTS
-) -> tuple[float, float]:
-    """Create `count` orders with `clients` concurrent clients; (first request, last 201)."""
-    async with httpx.AsyncClient(
-        base_url=base_url,
-        timeout=60,
-        # Idle connections are dropped well before uvicorn's keep-alive timeout (5 s) closes them:
-        # reusing one the server is closing at that moment fails the request.
-        limits=httpx.Limits(max_connections=clients, keepalive_expiry=1),
-    ) as client:
-        email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-        registered = await client.post("/register/", json={"email": email, "password": PASSWORD})
-        registered.raise_for_status()
-        token = await client.post("/token", data={"username": email, "password": PASSWORD})
+def create_orders(
+    base_url: str, dsn: str, count: int = ORDERS, clients: int = CLIENTS
+) -> tuple[float, float, int]:
+    """Create at least `count` orders over `clients` connections as fast as the API takes them;
+    (first request, last order's created_at) as wall-clock times, and how many were created (a
+    few more than `count`: the requests in flight when it stops).
+
+    Driven by wrk rather than a Python client: on two cores an asyncio HTTP client's ~3 ms of CPU
+    per request would be the bench's own cost, taken from the pipeline it measures."""
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        client.post("/register/", json={"email": email, "password": PASSWORD}).raise_for_status()
+        token = client.post("/token", data={"username": email, "password": PASSWORD})
         token.raise_for_status()
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        body = {"items": [{"product_id": "sku-1", "quantity": 2, "price": "8.50"}]}
-        remaining = iter(range(count))
+    threads = min(WRK_THREADS, clients)
+    argv = [
+        "wrk", f"-t{threads}", f"-c{clients}", "-d600s", "--timeout", "30s",
+        "-s", str(SCENARIO_LUA), base_url, "--", "post-order", token.json()["access_token"],
+    ]  # fmt: skip
+    started = time.time()
+    wrk = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        asyncio.run(_created(dsn, email, at_least=count, wrk=wrk))
+    finally:
+        wrk.send_signal(signal.SIGINT)  # wrk stops and prints its summary
+        output, _ = wrk.communicate(timeout=30)
+    match = re.search(r"^WRK_JSON (\{.*\})$", output, re.MULTILINE)
+    if match is None or json.loads(match.group(1))["errors"]:
+        sys.exit(f"wrk saw errors creating the orders:\n{output}")
+    created, last = asyncio.run(_created(dsn, email, settled=True))
+    return started, last, created
 
-        async def client_loop() -> None:
-            for _ in remaining:
-                response = await client.post("/orders/", json=body, headers=headers)
-                response.raise_for_status()
 
-        started = time.monotonic()
-        await asyncio.gather(*(client_loop() for _ in range(clients)))
-        return started, time.monotonic()
+async def _created(
+    dsn: str,
+    email: str,
+    *,
+    at_least: int = 0,
+    settled: bool = False,
+    wrk: subprocess.Popen[str] | None = None,
+) -> tuple[int, float]:
+    """The user's orders and the last one's created_at, once there are `at_least`, and (`settled`)
+    once the count stops moving: the requests in flight when wrk stopped have been answered."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + 600
+        previous = -1
+        while True:
+            created, last = await connection.fetchrow(
+                "SELECT count(*), extract(epoch FROM max(o.created_at))::float8"
+                " FROM orders o JOIN users u ON u.id = o.user_id WHERE u.email = $1",
+                email,
+            )
+            if created >= at_least and (not settled or created == previous):
+                return int(created), float(last)
+            if (wrk is not None and wrk.poll() is not None) or time.monotonic() > deadline:
+                sys.exit(f"only {created}/{at_least} orders created; logs in {LOGS}")
+            previous = created
+            # Polling PostgreSQL (with a deadline): there is nothing to wait on.
+            await asyncio.sleep(0.2 if settled else 0.1)
+    finally:
+        await connection.close()
 
 
-async def wait_processed(dsn: str, started: float) -> float:
+async def wait_processed(dsn: str, started: float, count: int) -> float:
     connection = await asyncpg.connect(dsn)
     try:
         last_report = 0.0
-        while (done := await connection.fetchval("SELECT count(*) FROM processed_events")) < ORDERS:
-            now = time.monotonic()
+        while (done := await connection.fetchval("SELECT count(*) FROM processed_events")) < count:
+            now = time.time()
             if now - last_report >= 5:
-                print(f"  … {done}/{ORDERS} processed after {now - started:.1f} s", flush=True)
+                print(f"  … {done}/{count} processed after {now - started:.1f} s", flush=True)
                 last_report = now
             if now - started > 600:
-                sys.exit(f"only {done}/{ORDERS} processed after 10 minutes; logs in {LOGS}")
+                sys.exit(f"only {done}/{count} processed after 10 minutes; logs in {LOGS}")
             await asyncio.sleep(0.1)
-        return time.monotonic()
+        return time.time()
     finally:
         await connection.close()
 
@@ -178,22 +217,24 @@ def main() -> None:
     }
     concurrency = env.get("WORKER_CONCURRENCY", "100 (default)")
     print(
-        f"pipeline bench: {ORDERS} orders, {CLIENTS} HTTP clients, "
+        f"pipeline bench: {ORDERS} orders, {CLIENTS} HTTP connections (wrk), "
         f"{WORKERS} worker(s) × {concurrency} concurrent tasks, {os.cpu_count()} cores",
         flush=True,
     )
 
     try:
         with throwaway_backends(database=database, vhost=vhost, env=env), stack(env, port):
-            started, created = asyncio.run(create_orders(f"http://127.0.0.1:{port}"))
+            started, created, count = create_orders(
+                f"http://127.0.0.1:{port}", plain_dsn(database_url)
+            )
             print(
-                f"  created {ORDERS} orders in {created - started:.2f} s "
-                f"({ORDERS / (created - started):.0f}/s)",
+                f"  created {count} orders in {created - started:.2f} s "
+                f"({count / (created - started):.0f}/s)",
                 flush=True,
             )
-            finished = asyncio.run(wait_processed(plain_dsn(database_url), started))
+            finished = asyncio.run(wait_processed(plain_dsn(database_url), started, count))
             started_ms, published_ms = asyncio.run(latencies_ms(plain_dsn(database_url)))
-        print(f"  all {ORDERS} processed {finished - started:.2f} s after the first request")
+        print(f"  all {count} processed {finished - started:.2f} s after the first request")
         print(f"  commit → task start:           {summary(started_ms)}")
         print(f"  commit → published (confirmed): {summary(published_ms)}")
         print(f"  logs: {LOGS}")
