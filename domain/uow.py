@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.events.repository import OutboxRepository
 from domain.orders.repository import (
@@ -22,6 +22,7 @@ from domain.orders.repository import (
     OrderRepository,
 )
 from domain.users.repository import UserRepository
+from infra.db import AutocommitReads
 from infra.live import LivePublisher
 
 logger = logging.getLogger(__name__)
@@ -35,11 +36,16 @@ class UnitOfWork:
         session_factory: async_sessionmaker[AsyncSession],
         *,
         live: LivePublisher | None = None,
+        read_engine: AsyncEngine | None = None,
     ) -> None:
         self._session_factory = session_factory
         # Where committed order events are announced to every API process (None: nowhere).
         self.live = live
         self._session: AsyncSession | None = None
+        # A read-only unit (an engine in AUTOCOMMIT): the orders' Core reads run on a connection of
+        # their own, without a session; ORM reads still use `session`.
+        self._read_engine = read_engine
+        self._reads: AutocommitReads | None = None
         self._after_commit: list[AfterCommit] = []
 
     @property
@@ -51,7 +57,11 @@ class UnitOfWork:
 
     @property
     def orders(self) -> OrderRepository:
-        return OrderRepository(self.session)
+        if self._read_engine is None:
+            return OrderRepository(self.session)
+        if self._reads is None:
+            self._reads = AutocommitReads(self._read_engine)
+        return OrderRepository(self._reads)
 
     @property
     def order_events(self) -> OrderEventRepository:
@@ -90,6 +100,9 @@ class UnitOfWork:
             await self._session.rollback()
 
     async def close(self) -> None:
+        if self._reads is not None:
+            reads, self._reads = self._reads, None
+            await reads.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -67,12 +67,14 @@ class Resources:
     live: LiveHub
 
     read_session_factory: async_sessionmaker[AsyncSession]
+    # `engine` in AUTOCOMMIT, for read-only units of work.
+    read_engine: AsyncEngine
 
     def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
         """The one way to open a transaction. `read_only`: statements run in autocommit, so no
         BEGIN/COMMIT round trips; for reads only, never write through it."""
         if read_only:
-            return UnitOfWork(self.read_session_factory)
+            return UnitOfWork(self.read_session_factory, read_engine=self.read_engine)
         return UnitOfWork(self.session_factory, live=self.live_publisher)
 
 
@@ -97,14 +99,14 @@ async def open_resources(settings: Settings, *, live: LiveSettings) -> AsyncIter
         if settings.rate_limit.enabled
         else None
     )
+    read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     try:
         yield Resources(
             settings=settings,
             engine=engine,
             session_factory=create_session_factory(engine),
-            read_session_factory=create_session_factory(
-                engine.execution_options(isolation_level="AUTOCOMMIT")
-            ),
+            read_session_factory=create_session_factory(read_engine),
+            read_engine=read_engine,
             redis=redis,
             redis_breaker=breaker,
             tokens=TokenService.from_settings(settings.auth),

@@ -17,7 +17,8 @@ from pydantic import Field, TypeAdapter
 
 from domain.limits import spend
 from domain.orders import service as orders
-from domain.orders.schemas import DEFAULT_PAGE_SIZE, OrderListQuery, OrderPage
+from domain.orders.schemas import DEFAULT_PAGE_SIZE, OrderListQuery
+from domain.orders.service import OrderPage
 from domain.orders.status import OrderStatus
 from domain.users import service as users
 from domain.users.errors import InvalidToken

@@ -204,7 +204,7 @@ class OrderPage:
     )
 
     @classmethod
-    def from_domain(cls, page: orders.OrderPage) -> OrderPage:
+    def from_domain(cls, page: order_service.OrderPage) -> OrderPage:
         return cls(
             items=[Order.from_domain(order) for order in page.items],
             next_cursor=page.next_cursor,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy
 import sqlalchemy.ext.asyncio
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine, Executable, MetaData, Result
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from infra.settings import DatabaseSettings
@@ -70,6 +72,33 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: handlers shape their answer from objects after the commit.
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class Statements(Protocol):
+    """What runs a repository's Core statements: an `AsyncSession` (a unit of work's transaction),
+    or `AutocommitReads`."""
+
+    async def execute(self, statement: Executable, params: Mapping[str, Any], /) -> Result[Any]: ...
+
+
+class AutocommitReads:
+    """Core statements in autocommit on one pooled connection, checked out at the first statement
+    and returned by `close`. For reads: an ORM session's transaction bookkeeping (begin, commit,
+    close) cost more CPU than the statement a read runs. `engine` must be in AUTOCOMMIT."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def execute(self, statement: Executable, params: Mapping[str, Any], /) -> Result[Any]:
+        if self._connection is None:
+            self._connection = await self._engine.connect()
+        return await self._connection.execute(statement, params)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.close()
 
 
 def create_sync_engine(settings: DatabaseSettings, *, pool_size: int) -> Engine:

@@ -28,6 +28,7 @@ from domain.events.repository import OutboxRow, outbox_insert, outbox_values
 from domain.orders.models import IdempotencyKey, Order, OrderEvent
 from domain.orders.pagination import Position
 from domain.orders.status import OrderEventKind, OrderStatus
+from infra.db import Statements
 
 _ORDERS = cast(Table, Order.__table__)
 _EVENTS = cast(Table, OrderEvent.__table__)
@@ -118,7 +119,9 @@ class StatusChange:
 
 
 class OrderRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """Core statements only, so a read-only unit of work can run them without a session."""
+
+    def __init__(self, session: Statements) -> None:
         self._session = session
 
     async def add(self, order: Order, *, outbox: OutboxRow, created: OrderEventRow) -> None:

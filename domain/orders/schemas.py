@@ -225,8 +225,3 @@ class OrderListQuery(BaseModel):
 # Lists of orders validated from rows, and written as JSON, in one call each.
 ORDER_LIST = TypeAdapter(list[OrderOut])
 ORDER_HISTORY = TypeAdapter(list[OrderEventOut])
-
-
-class OrderPage(BaseModel):
-    items: list[OrderOut]
-    next_cursor: str | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from domain.orders import history
+from domain.orders.bodies import order_body, orders_body
 from domain.orders.cache import OrderCacheSource
 from domain.orders.errors import (
     IdempotencyKeyReused,
@@ -29,7 +31,6 @@ from domain.orders.schemas import (
     IdempotencyKeyArgument,
     OrderCreate,
     OrderOut,
-    OrderPage,
 )
 from domain.orders.status import OrderStatus, ensure_transition, moves_to
 from domain.uow import UnitOfWork
@@ -173,7 +174,7 @@ async def get_order(
     order = await uow.orders.get_owned(order_id=order_id, user_id=user_id)
     if order is None:
         raise OrderNotFound
-    body = OrderOut.model_validate(order).model_dump_json().encode()
+    body = order_body(order)
     if cache is not None:
         # Versioned write: if a newer version was stored meanwhile, this older read is dropped.
         await cache.put(order_id=order.id, version=order.version, user_id=user_id, body=body)
@@ -223,6 +224,25 @@ async def update_status(
     return _refresh_cache_after_commit(uow, cache, order)
 
 
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """One page of orders as read: their rows, written out by whichever interface answers, as
+    JSON (`body`, REST) or as models (`items`, GraphQL), so neither pays for the other's form."""
+
+    rows: Sequence[Row[Any]]
+    # Where the next page starts (None on the last page).
+    next_cursor: str | None
+
+    @property
+    def items(self) -> list[OrderOut]:
+        # One call for the whole page: the loop over rows runs in pydantic-core, not in Python.
+        return ORDER_LIST.validate_python(self.rows, from_attributes=True)
+
+    def body(self) -> bytes:
+        """The page as the JSON of `list[OrderOut]`."""
+        return orders_body(self.rows)
+
+
 async def list_orders(
     *, uow: UnitOfWork, requester_id: int, user_id: int, limit: int, cursor: str | None
 ) -> OrderPage:
@@ -231,7 +251,6 @@ async def list_orders(
         raise OrderListForbidden
     after = decode_cursor(cursor) if cursor else None
     rows = await uow.orders.list_for_user(user_id=user_id, limit=limit + 1, after=after)
-    # One call for the whole page: the loop over rows runs in pydantic-core, not in Python.
-    page = ORDER_LIST.validate_python(rows[:limit], from_attributes=True)
+    page = rows[:limit]
     next_cursor = encode_cursor((page[-1].created_at, page[-1].id)) if len(rows) > limit else None
-    return OrderPage(items=page, next_cursor=next_cursor)
+    return OrderPage(rows=page, next_cursor=next_cursor)
