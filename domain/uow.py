@@ -16,11 +16,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.events.repository import OutboxRepository
-from domain.orders.repository import (
-    IdempotencyKeyRepository,
-    OrderEventRepository,
-    OrderRepository,
-)
+from domain.orders.repository import OrderEventRepository, OrderRepository
 from domain.users.repository import UserRepository
 from infra.db import AutocommitReads
 from infra.live import LivePublisher
@@ -66,10 +62,6 @@ class UnitOfWork:
     @property
     def order_events(self) -> OrderEventRepository:
         return OrderEventRepository(self.session)
-
-    @property
-    def idempotency_keys(self) -> IdempotencyKeyRepository:
-        return IdempotencyKeyRepository(self.session)
 
     @property
     def users(self) -> UserRepository:

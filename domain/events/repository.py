@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, delete, func, select, update
+from sqlalchemy import FromClause, Insert, Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -32,13 +32,17 @@ _OUTBOX = cast(Table, OutboxEvent.__table__)
 _ROW_FIELDS = ("id", "event_type", "payload", "created_at", "traceparent")
 
 
-def outbox_insert(prefix: str) -> Insert:
+def outbox_insert(prefix: str, *, for_each: FromClause | None = None) -> Insert:
     """The INSERT of one outbox row, its values bound by name (`prefix` + column), to be built once
     and run many times (`outbox_values`): building a statement costs more than running it. A plain
-    INSERT: the ORM's flush machinery costs more than the statement itself here."""
-    return insert(_OUTBOX).values(
-        {name: bindparam(prefix + name, type_=_OUTBOX.c[name].type) for name in _ROW_FIELDS}
-    )
+    INSERT: the ORM's flush machinery costs more than the statement itself here.
+
+    With `for_each` (a CTE of the same statement), the row is inserted once per row of it: not at
+    all when it is empty (an event written only if the change it announces was)."""
+    values = {name: bindparam(prefix + name, type_=_OUTBOX.c[name].type) for name in _ROW_FIELDS}
+    if for_each is None:
+        return insert(_OUTBOX).values(values)
+    return insert(_OUTBOX).from_select(list(values), select(*values.values()).select_from(for_each))
 
 
 def outbox_values(row: OutboxRow, prefix: str) -> dict[str, Any]:

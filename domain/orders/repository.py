@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BindParameter,
+    FromClause,
     Insert,
     Integer,
     Row,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -32,6 +34,7 @@ from infra.db import Statements
 
 _ORDERS = cast(Table, Order.__table__)
 _EVENTS = cast(Table, OrderEvent.__table__)
+_KEYS = cast(Table, IdempotencyKey.__table__)
 _COLUMNS = _ORDERS.c
 
 # The hot statements are built once, here, with their values bound by name: building a statement
@@ -59,9 +62,71 @@ _ADD = (
     )
 )
 
+
+def _insert_for_each(table: Table, prefix: str, source: FromClause) -> Insert:
+    """INSERT one row of bound values (`prefix` + column) per row of `source`: none if it is empty."""
+    values = _bound(table, prefix)
+    return insert(table).from_select(list(values), select(*values.values()).select_from(source))
+
+
+# The same, with an Idempotency-Key claimed in the same statement: the key's row is inserted, or
+# taken over when it has expired (ON CONFLICT ... WHERE), and only then are the order, its outbox
+# event and its history written (each selected from the row before it: none if the key was not
+# claimed). A key held by a concurrent transaction makes the statement wait on the unique index
+# until that one ends, then claim it (rolled back) or not (committed). The user's other expired
+# keys are deleted on the way, so they do not pile up.
+_KEY_VALUES = _bound(_KEYS, "key_")
+_EXPIRED_BEFORE = bindparam("expired_before", type_=_KEYS.c.created_at.type)
+_FREED_KEYS = (
+    delete(_KEYS)
+    .where(
+        _KEYS.c.user_id == _KEY_VALUES["user_id"],
+        _KEYS.c.created_at < _EXPIRED_BEFORE,
+        _KEYS.c.idempotency_key != _KEY_VALUES["idempotency_key"],
+    )
+    .cte("freed_keys")
+)
+_KEY_INSERT = pg_insert(_KEYS).values(_KEY_VALUES)
+_CLAIMED_KEY = (
+    _KEY_INSERT.on_conflict_do_update(
+        index_elements=[_KEYS.c.user_id, _KEYS.c.idempotency_key],
+        set_={
+            name: _KEY_INSERT.excluded[name] for name in ("request_hash", "order_id", "created_at")
+        },
+        where=_KEYS.c.created_at < _EXPIRED_BEFORE,
+    )
+    .returning(_KEYS.c.order_id)
+    .cte("claimed_key")
+)
+_CLAIMED_ORDER = (
+    _insert_for_each(_ORDERS, "order_", _CLAIMED_KEY).returning(_ORDERS.c.id).cte("new_order")
+)
+_ADD_CLAIMED = (
+    _insert_for_each(_EVENTS, "event_", _CLAIMED_ORDER)
+    .returning(_EVENTS.c.order_id)
+    .add_cte(
+        _FREED_KEYS,
+        _CLAIMED_KEY,
+        _CLAIMED_ORDER,
+        outbox_insert("outbox_", for_each=_CLAIMED_ORDER).cte("new_order_event"),
+    )
+)
+
 # Bound names never equal a column's: an UPDATE would take such a parameter as a value to SET.
 _GET_OWNED = select(*_COLUMNS).where(
     _COLUMNS.id == bindparam("order_id"), _COLUMNS.user_id == bindparam("owner_id")
+)
+
+# What a retry with a known key is answered with: the order the key created, as it is now, and the
+# fingerprint of the request that created it.
+_KEYED_ORDER = (
+    select(_KEYS.c.request_hash, *_COLUMNS)
+    .join_from(_KEYS, _ORDERS, _COLUMNS.id == _KEYS.c.order_id)
+    .where(
+        _KEYS.c.user_id == bindparam("owner_id"),
+        _KEYS.c.idempotency_key == bindparam("key"),
+        _COLUMNS.user_id == bindparam("owner_id"),
+    )
 )
 
 # Lock the row first (of two concurrent changes the second is judged against the first one's
@@ -124,17 +189,41 @@ class OrderRepository:
     def __init__(self, session: Statements) -> None:
         self._session = session
 
-    async def add(self, order: Order, *, outbox: OutboxRow, created: OrderEventRow) -> None:
+    async def add(
+        self,
+        order: Order,
+        *,
+        outbox: OutboxRow,
+        created: OrderEventRow,
+        claim: KeyClaim | None = None,
+    ) -> bool:
         """Insert the new order with its outbox event and its first history event, in one
-        statement. `order` stays a detached value object: the ORM's flush machinery is not used."""
-        await self._session.execute(
-            _ADD,
-            {
-                **_values(order, _ORDERS, "order_"),
-                **_values(created, _EVENTS, "event_"),
-                **outbox_values(outbox, "outbox_"),
-            },
-        )
+        statement. `order` stays a detached value object: the ORM's flush machinery is not used.
+
+        With a `claim`, the idempotency key is claimed in that same statement, and nothing is
+        written unless it was (False: the key is held by an earlier request, `keyed`)."""
+        values = {
+            **_values(order, _ORDERS, "order_"),
+            **_values(created, _EVENTS, "event_"),
+            **outbox_values(outbox, "outbox_"),
+        }
+        if claim is None:
+            await self._session.execute(_ADD, values)
+            return True
+        values |= {
+            "key_user_id": order.user_id,
+            "key_idempotency_key": claim.key,
+            "key_request_hash": claim.request_hash,
+            "key_order_id": order.id,
+            "key_created_at": order.created_at,
+            "expired_before": claim.expired_before,
+        }
+        return (await self._session.execute(_ADD_CLAIMED, values)).first() is not None
+
+    async def keyed(self, *, user_id: int, key: str) -> Row[Any] | None:
+        """The order `user_id`'s idempotency `key` created, with that request's `request_hash`."""
+        result = await self._session.execute(_KEYED_ORDER, {"owner_id": user_id, "key": key})
+        return result.one_or_none()
 
     async def get_owned(self, *, order_id: uuid.UUID, user_id: int) -> Row[Any] | None:
         """The order's columns (a Core row: reads need no ORM object, identity map or flush)."""
@@ -191,28 +280,14 @@ class OrderRepository:
         return result.all()
 
 
-class IdempotencyKeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+@dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """An Idempotency-Key to claim for a new order: its text, the fingerprint of the request, and
+    the moment before which a key of the same text has expired (and may be taken over)."""
 
-    async def get(self, *, user_id: int, key: str) -> IdempotencyKey | None:
-        stmt = select(IdempotencyKey).where(
-            IdempotencyKey.user_id == user_id, IdempotencyKey.idempotency_key == key
-        )
-        return (await self._session.execute(stmt)).scalar_one_or_none()
-
-    async def add(self, record: IdempotencyKey) -> None:
-        """Insert; a concurrent insert of the same key waits here for the other transaction, then
-        fails with `IntegrityError` if that one committed."""
-        self._session.add(record)
-        await self._session.flush()
-
-    async def delete_expired(self, *, user_id: int, before: datetime) -> None:
-        await self._session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id, IdempotencyKey.created_at < before
-            )
-        )
+    key: str
+    request_hash: str
+    expired_before: datetime
 
 
 @dataclass(frozen=True, slots=True)

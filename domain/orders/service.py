@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.exc import IntegrityError
 
 from domain.orders import history
 from domain.orders.bodies import order_body, orders_body
@@ -24,8 +23,9 @@ from domain.orders.errors import (
     OrderVersionMismatch,
 )
 from domain.orders.events import new_order_event
-from domain.orders.models import IdempotencyKey, Order
+from domain.orders.models import Order
 from domain.orders.pagination import decode_cursor, encode_cursor
+from domain.orders.repository import KeyClaim
 from domain.orders.schemas import (
     ORDER_LIST,
     IdempotencyKeyArgument,
@@ -94,48 +94,32 @@ async def create_order(
     different request raises `IdempotencyKeyReused`. Concurrent requests with one key create one
     order: the second waits on the key's unique index until the first commits, then replays it.
     """
+    order = _new_order(user_id, data)
     if idempotency_key is None:
-        order = await _insert_order(uow, user_id, data)
+        await _insert_order(uow, order)
         return CreatedOrder(order=_refresh_cache_after_commit(uow, cache, order), replayed=False)
     key = IdempotencyKeyArgument(idempotency_key=idempotency_key).idempotency_key
     fingerprint = request_fingerprint(data)
-    keys = uow.idempotency_keys
-    now = utcnow()
-    # The user's expired keys go first, so an expired key is simply free again.
-    await keys.delete_expired(user_id=user_id, before=now - IDEMPOTENCY_KEY_TTL)
-    known = await keys.get(user_id=user_id, key=key)
-    if known is None:
-        try:
-            async with uow.session.begin_nested():
-                order = await _insert_order(uow, user_id, data)
-                await keys.add(
-                    IdempotencyKey(
-                        user_id=user_id,
-                        idempotency_key=key,
-                        request_hash=fingerprint,
-                        order_id=order.id,
-                        created_at=now,
-                    )
-                )
-        except IntegrityError:
-            # A concurrent request with this key committed first: its order is the answer.
-            known = await keys.get(user_id=user_id, key=key)
-            if known is None:
-                raise
-        else:
-            out = _refresh_cache_after_commit(uow, cache, order)
-            return CreatedOrder(order=out, replayed=False)
-    if known.request_hash != fingerprint:
-        raise IdempotencyKeyReused
-    original = await uow.orders.get_owned(order_id=known.order_id, user_id=user_id)
+    # The key is claimed in the statement that writes the order (one round trip): an expired key
+    # is simply free again.
+    claim = KeyClaim(
+        key=key, request_hash=fingerprint, expired_before=order.created_at - IDEMPOTENCY_KEY_TTL
+    )
+    if await _insert_order(uow, order, claim=claim):
+        return CreatedOrder(order=_refresh_cache_after_commit(uow, cache, order), replayed=False)
+    # An earlier request holds the key (a concurrent one has committed by now): its order answers.
+    original = await uow.orders.keyed(user_id=user_id, key=key)
     if original is None:  # deleted with its key (ON DELETE CASCADE): never expected
         raise OrderNotFound
+    if original.request_hash != fingerprint:
+        raise IdempotencyKeyReused
+    annotate(order_id=original.id)
     return CreatedOrder(order=OrderOut.model_validate(original), replayed=True)
 
 
-async def _insert_order(uow: UnitOfWork, user_id: int, data: OrderCreate) -> Order:
+def _new_order(user_id: int, data: OrderCreate) -> Order:
     now = utcnow()
-    order = Order(
+    return Order(
         id=uuid.uuid4(),
         user_id=user_id,
         items=[item.model_dump(mode="json") for item in data.items],
@@ -145,10 +129,18 @@ async def _insert_order(uow: UnitOfWork, user_id: int, data: OrderCreate) -> Ord
         updated_at=now,
         version=1,
     )
+
+
+async def _insert_order(uow: UnitOfWork, order: Order, *, claim: KeyClaim | None = None) -> bool:
+    """Write `order` (with its outbox event and history), and announce it after the commit; False
+    (nothing written) when `claim` names a key an earlier request holds."""
     created = history.created(order)
-    await uow.orders.add(order, outbox=new_order_event(order), created=created)
-    history.announce(uow=uow, user_id=user_id, event=created)
-    return order
+    written = await uow.orders.add(
+        order, outbox=new_order_event(order), created=created, claim=claim
+    )
+    if written:
+        history.announce(uow=uow, user_id=order.user_id, event=created)
+    return written
 
 
 def request_fingerprint(data: OrderCreate) -> str:
