@@ -15,6 +15,7 @@ from domain.errors import RateLimitExceeded
 from domain.limits import spend
 from domain.orders.cache import CachedOrder, OrderCache
 from edge.resources import Resources
+from infra.live import LiveMessage
 from infra.ratelimit import RateLimitVerdict
 
 
@@ -41,11 +42,27 @@ class CountedOrderCache:
             raise RateLimitExceeded(verdict)
         return cache.decode(values)
 
-    async def put(self, *, order_id: uuid.UUID, version: int, user_id: int, body: bytes) -> bool:
+    async def put(
+        self,
+        *,
+        order_id: uuid.UUID,
+        version: int,
+        user_id: int,
+        body: bytes,
+        then_publish: LiveMessage | None = None,
+    ) -> bool:
         cache = self._resources.order_cache
         if cache is None:
+            if then_publish is not None:
+                await self._resources.live_publisher.publish(then_publish.payload)
             return False
-        return await cache.put(order_id=order_id, version=version, user_id=user_id, body=body)
+        return await cache.put(
+            order_id=order_id,
+            version=version,
+            user_id=user_id,
+            body=body,
+            then_publish=then_publish,
+        )
 
     async def invalidate(self, *, order_id: uuid.UUID, version: int) -> bool:
         cache = self._resources.order_cache

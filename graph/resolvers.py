@@ -155,7 +155,7 @@ async def update_order_status(
             status=status,
             expected_version=None if expected_version is strawberry.UNSET else expected_version,
         )
-    return Order.from_domain(updated)
+    return Order.from_domain(updated.order)
 
 
 _AFTER_SEQ = TypeAdapter(Annotated[int, Field(ge=0, title="afterSeq")])

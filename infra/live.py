@@ -9,6 +9,7 @@ history table, by sequence number, so a dropped message is a delay, never a gap.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
@@ -23,11 +24,23 @@ def live_channel(key_prefix: str) -> str:
     return f"{key_prefix}live:order-events"
 
 
+@dataclass(frozen=True, slots=True)
+class LiveMessage:
+    """A message for live subscribers, to be published after a commit: by `LivePublisher`, or by
+    a Redis call that has other work to do after the same commit (the order cache's refresh)."""
+
+    channel: str
+    payload: bytes
+
+
 class LivePublisher:
     def __init__(self, redis: Redis, breaker: RedisBreaker, *, key_prefix: str) -> None:
         self._redis = redis
         self._breaker = breaker
         self.channel = live_channel(key_prefix)
+
+    def message(self, payload: bytes) -> LiveMessage:
+        return LiveMessage(channel=self.channel, payload=payload)
 
     async def publish(self, payload: bytes) -> None:
         async def send() -> None:

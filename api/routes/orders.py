@@ -59,6 +59,7 @@ IdempotencyKeyHeader = Annotated[
 @router.post(
     "/",
     status_code=status.HTTP_201_CREATED,
+    response_model=OrderOut,
     responses={
         **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS),
         201: {
@@ -81,7 +82,7 @@ async def create_order(
     cache: OrderCacheDep,
     response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> OrderOut:
+) -> Response:
     """Create a PENDING order. `total_price` is computed by the server (Σ quantity × price).
 
     With `Idempotency-Key`, a retry of the same request answers 201 with the order the first one
@@ -95,7 +96,19 @@ async def create_order(
     response.headers["ETag"] = etag(created.order.version)
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return created.order
+    return _written(created.body, response, status.HTTP_201_CREATED)
+
+
+def _written(body: bytes, response: Response, status_code: int) -> Response:
+    """The answer to a write: the order's JSON as the domain built it (the bytes it cached), with
+    the headers set so far; returning the model instead would have FastAPI validate and serialise
+    it all over again."""
+    return Response(
+        content=body,
+        status_code=status_code,
+        media_type="application/json",
+        headers=dict(response.headers),
+    )
 
 
 @router.get(
@@ -160,6 +173,7 @@ def order_read_response(
 
 @router.patch(
     "/{order_id}/",
+    response_model=OrderOut,
     responses={
         **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS, 404, 409, 503),
         200: {"headers": _ETAG_HEADER},
@@ -186,7 +200,7 @@ async def update_order_status(
             "otherwise 412. Without it, the change applies to whatever version is current.",
         ),
     ] = None,
-) -> OrderOut:
+) -> Response:
     """Change the status: PENDING → PAID | CANCELED, PAID → SHIPPED | CANCELED; others are 409.
 
     503 (nothing changed) when the cached copy cannot be invalidated first (Redis unreachable).
@@ -201,8 +215,8 @@ async def update_order_status(
         status=data.status,
         expected_version=expected_version(if_match),
     )
-    response.headers["ETag"] = etag(updated.version)
-    return updated
+    response.headers["ETag"] = etag(updated.order.version)
+    return _written(updated.body, response, status.HTTP_200_OK)
 
 
 @router.get(

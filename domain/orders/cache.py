@@ -21,17 +21,24 @@ from typing import ClassVar, Protocol
 
 from redis.asyncio import Redis
 
+from infra.live import LiveMessage
 from infra.metrics import ORDER_CACHE
 from infra.redis import RedisBreaker
 
+# ARGV: version, owner, body, TTL, and optionally a live channel and message, published whether or
+# not the body was stored (a write's refresh and its live event, in one round trip after its commit).
 _PUT_IF_NEWER = """
+local stored = 0
 local current = redis.call('HGET', KEYS[1], 'v')
-if current and tonumber(current) > tonumber(ARGV[1]) then
-  return 0
+if not current or tonumber(current) <= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'u', ARGV[2], 'b', ARGV[3])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  stored = 1
 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'u', ARGV[2], 'b', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1
+if ARGV[5] then
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
+end
+return stored
 """
 
 
@@ -63,7 +70,13 @@ class OrderCacheSource(Protocol):
     async def get(self, order_id: uuid.UUID) -> CachedOrder | None: ...
 
     async def put(
-        self, *, order_id: uuid.UUID, version: int, user_id: int, body: bytes
+        self,
+        *,
+        order_id: uuid.UUID,
+        version: int,
+        user_id: int,
+        body: bytes,
+        then_publish: LiveMessage | None = None,
     ) -> bool: ...
 
     async def invalidate(self, *, order_id: uuid.UUID, version: int) -> bool: ...
@@ -113,12 +126,26 @@ class OrderCache:
         ORDER_CACHE.labels("hit" if cached is not None else "miss").inc()
         return cached
 
-    async def put(self, *, order_id: uuid.UUID, version: int, user_id: int, body: bytes) -> bool:
-        """Store `body` as `version` unless a newer version is cached; True if it was stored."""
+    async def put(
+        self,
+        *,
+        order_id: uuid.UUID,
+        version: int,
+        user_id: int,
+        body: bytes,
+        then_publish: LiveMessage | None = None,
+    ) -> bool:
+        """Store `body` as `version` unless a newer version is cached; True if it was stored.
+
+        `then_publish`: a live message published in the same call, stored or not (a write after its
+        commit has both to do; one round trip instead of two)."""
 
         async def write() -> bool:
             keys = [self.key(order_id)]
-            stored = await self._put_if_newer(keys=keys, args=[version, user_id, body, self._ttl])
+            args: list[str | int | bytes] = [version, user_id, body, self._ttl]
+            if then_publish is not None:
+                args += [then_publish.channel, then_publish.payload]
+            stored = await self._put_if_newer(keys=keys, args=args)
             return bool(stored)
 
         return await self._breaker.call(write, fallback=False, what="order cache write")

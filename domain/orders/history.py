@@ -18,6 +18,7 @@ from domain.orders.status import OrderEventKind, OrderStatus
 from domain.uow import UnitOfWork
 from infra.correlation import correlation_id
 from infra.db import utcnow
+from infra.live import LiveMessage
 
 
 def created(order: Order) -> OrderEventRow:
@@ -47,18 +48,25 @@ async def record_status_change(
     )
 
 
-def announce(*, uow: UnitOfWork, user_id: int, event: OrderEventRow) -> None:
-    """Publish the event to every API process's live subscribers once (and only if) it commits."""
-    live = uow.live
-    if live is None:
-        return
+def live_message(*, uow: UnitOfWork, user_id: int, event: OrderEventRow) -> LiveMessage | None:
+    """The event as every API process's live subscribers get it, to be published once (and only
+    if) it commits; None when this unit of work announces nothing."""
+    if uow.live is None:
+        return None
     change = OrderChange(
         order_id=event.order_id, user_id=user_id, event=OrderEventOut.model_validate(event)
     )
-    payload = change.model_dump_json().encode()
+    return uow.live.message(change.model_dump_json().encode())
+
+
+def announce(*, uow: UnitOfWork, message: LiveMessage) -> None:
+    """Publish `message` after the commit, on its own (when no other Redis call carries it)."""
+    live = uow.live
+    if live is None:
+        return
 
     async def publish() -> None:
-        await live.publish(payload)
+        await live.publish(message.payload)
 
     uow.after_commit(publish)
 

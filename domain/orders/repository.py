@@ -173,6 +173,14 @@ _LIST_AFTER = _LIST_FIRST.where(
 )
 
 
+def _add_values(order: Order, outbox: OutboxRow, created: OrderEventRow) -> dict[str, Any]:
+    return {
+        **_values(order, _ORDERS, "order_"),
+        **_values(created, _EVENTS, "event_"),
+        **outbox_values(outbox, "outbox_"),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class StatusChange:
     """What a status change found (the order's status and version before it), and the order as
@@ -189,28 +197,17 @@ class OrderRepository:
     def __init__(self, session: Statements) -> None:
         self._session = session
 
-    async def add(
-        self,
-        order: Order,
-        *,
-        outbox: OutboxRow,
-        created: OrderEventRow,
-        claim: KeyClaim | None = None,
-    ) -> bool:
+    async def add(self, order: Order, *, outbox: OutboxRow, created: OrderEventRow) -> None:
         """Insert the new order with its outbox event and its first history event, in one
-        statement. `order` stays a detached value object: the ORM's flush machinery is not used.
+        statement. `order` stays a detached value object: the ORM's flush machinery is not used."""
+        await self._session.execute(_ADD, _add_values(order, outbox, created))
 
-        With a `claim`, the idempotency key is claimed in that same statement, and nothing is
-        written unless it was (False: the key is held by an earlier request, `keyed`)."""
-        values = {
-            **_values(order, _ORDERS, "order_"),
-            **_values(created, _EVENTS, "event_"),
-            **outbox_values(outbox, "outbox_"),
-        }
-        if claim is None:
-            await self._session.execute(_ADD, values)
-            return True
-        values |= {
+    async def add_claimed(
+        self, order: Order, *, outbox: OutboxRow, created: OrderEventRow, claim: KeyClaim
+    ) -> bool:
+        """`add`, with the idempotency key claimed in the same statement; False, and nothing
+        written, when an earlier request holds the key (its order: `keyed`)."""
+        values = _add_values(order, outbox, created) | {
             "key_user_id": order.user_id,
             "key_idempotency_key": claim.key,
             "key_request_hash": claim.request_hash,

@@ -25,7 +25,7 @@ from domain.orders.errors import (
 from domain.orders.events import new_order_event
 from domain.orders.models import Order
 from domain.orders.pagination import decode_cursor, encode_cursor
-from domain.orders.repository import KeyClaim
+from domain.orders.repository import KeyClaim, OrderEventRow
 from domain.orders.schemas import (
     ORDER_LIST,
     IdempotencyKeyArgument,
@@ -52,19 +52,39 @@ class OrderRead:
         return OrderOut.model_validate({**json.loads(self.body), "version": self.version})
 
 
-def _refresh_cache_after_commit(
-    uow: UnitOfWork, cache: OrderCacheSource | None, order: Order | Row[Any]
-) -> OrderOut:
-    """The order's representation, stored in the cache once (and only if) the transaction commits."""
+@dataclass(frozen=True, slots=True)
+class WrittenOrder:
+    """An order as a write left it: its representation, and that representation as JSON (`body`),
+    built once: the cache stores these bytes and the client is answered with them."""
+
+    order: OrderOut
+    body: bytes
+
+
+def _after_commit(
+    uow: UnitOfWork, cache: OrderCacheSource | None, order: Order | Row[Any], event: OrderEventRow
+) -> WrittenOrder:
+    """The written order's representation; once (and only if) the transaction commits, the cache
+    gets it and the history `event` is announced to live subscribers (one Redis call for both)."""
     out = OrderOut.model_validate(order)
+    body = out.model_dump_json().encode()
+    message = history.live_message(uow=uow, user_id=out.user_id, event=event)
     if cache is not None:
-        body, version = out.model_dump_json().encode(), order.version
+        version = order.version
 
         async def refresh() -> None:
-            await cache.put(order_id=out.id, version=version, user_id=out.user_id, body=body)
+            await cache.put(
+                order_id=out.id,
+                version=version,
+                user_id=out.user_id,
+                body=body,
+                then_publish=message,
+            )
 
         uow.after_commit(refresh)
-    return out
+    elif message is not None:
+        history.announce(uow=uow, message=message)
+    return WrittenOrder(order=out, body=body)
 
 
 # How long an Idempotency-Key is remembered; afterwards the same key creates a new order.
@@ -74,6 +94,8 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 @dataclass(frozen=True, slots=True)
 class CreatedOrder:
     order: OrderOut
+    # `order` as JSON, the answer's body.
+    body: bytes
     # True when an earlier request with the same idempotency key created the order.
     replayed: bool
 
@@ -95,9 +117,10 @@ async def create_order(
     order: the second waits on the key's unique index until the first commits, then replays it.
     """
     order = _new_order(user_id, data)
+    created = history.created(order)
     if idempotency_key is None:
-        await _insert_order(uow, order)
-        return CreatedOrder(order=_refresh_cache_after_commit(uow, cache, order), replayed=False)
+        await uow.orders.add(order, outbox=new_order_event(order), created=created)
+        return _created(uow, cache, order, created)
     key = IdempotencyKeyArgument(idempotency_key=idempotency_key).idempotency_key
     fingerprint = request_fingerprint(data)
     # The key is claimed in the statement that writes the order (one round trip): an expired key
@@ -105,8 +128,10 @@ async def create_order(
     claim = KeyClaim(
         key=key, request_hash=fingerprint, expired_before=order.created_at - IDEMPOTENCY_KEY_TTL
     )
-    if await _insert_order(uow, order, claim=claim):
-        return CreatedOrder(order=_refresh_cache_after_commit(uow, cache, order), replayed=False)
+    if await uow.orders.add_claimed(
+        order, outbox=new_order_event(order), created=created, claim=claim
+    ):
+        return _created(uow, cache, order, created)
     # An earlier request holds the key (a concurrent one has committed by now): its order answers.
     original = await uow.orders.keyed(user_id=user_id, key=key)
     if original is None:  # deleted with its key (ON DELETE CASCADE): never expected
@@ -114,7 +139,15 @@ async def create_order(
     if original.request_hash != fingerprint:
         raise IdempotencyKeyReused
     annotate(order_id=original.id)
-    return CreatedOrder(order=OrderOut.model_validate(original), replayed=True)
+    out = OrderOut.model_validate(original)
+    return CreatedOrder(order=out, body=out.model_dump_json().encode(), replayed=True)
+
+
+def _created(
+    uow: UnitOfWork, cache: OrderCacheSource | None, order: Order, event: OrderEventRow
+) -> CreatedOrder:
+    written = _after_commit(uow, cache, order, event)
+    return CreatedOrder(order=written.order, body=written.body, replayed=False)
 
 
 def _new_order(user_id: int, data: OrderCreate) -> Order:
@@ -129,18 +162,6 @@ def _new_order(user_id: int, data: OrderCreate) -> Order:
         updated_at=now,
         version=1,
     )
-
-
-async def _insert_order(uow: UnitOfWork, order: Order, *, claim: KeyClaim | None = None) -> bool:
-    """Write `order` (with its outbox event and history), and announce it after the commit; False
-    (nothing written) when `claim` names a key an earlier request holds."""
-    created = history.created(order)
-    written = await uow.orders.add(
-        order, outbox=new_order_event(order), created=created, claim=claim
-    )
-    if written:
-        history.announce(uow=uow, user_id=order.user_id, event=created)
-    return written
 
 
 def request_fingerprint(data: OrderCreate) -> str:
@@ -181,7 +202,7 @@ async def update_status(
     order_id: uuid.UUID,
     status: OrderStatus,
     expected_version: int | None = None,
-) -> OrderOut:
+) -> WrittenOrder:
     """Move the order to `status` if the rules allow it, and record the move in its history.
 
     The row is locked for the rest of the transaction, so of two concurrent moves the second sees the
@@ -210,10 +231,9 @@ async def update_status(
         raise AssertionError(msg)
     order = change.order
     event = await history.record_status_change(uow=uow, order=order, previous_status=change.status)
-    history.announce(uow=uow, user_id=user_id, event=event)
     if cache is not None and not await cache.invalidate(order_id=order.id, version=order.version):
         raise OrderCacheUnavailable
-    return _refresh_cache_after_commit(uow, cache, order)
+    return _after_commit(uow, cache, order, event)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from api.settings import ApiProcessSettings
 from domain.orders.cache import OrderCache
 from edge.resources import Resources
+from infra.live import LiveMessage
 from infra.settings import RedisSettings
 from tests.conftest import ApiUser, UserFactory, order_body
 from tests.support.app import running_app
@@ -217,3 +218,51 @@ async def test_caching_resumes_by_itself_when_redis_returns(
                 await asyncio.sleep(0.1)
 
     assert read.headers["X-Cache"] == "HIT"
+
+
+async def test_a_write_answers_with_the_bytes_it_cached(
+    client: httpx.AsyncClient, users: UserFactory
+) -> None:
+    """POST and PATCH answer with the JSON they stored (built once): a cached read of the order
+    right after gives the same bytes."""
+    user = await users.create()
+    created = await client.post("/orders/", json=order_body(("5.50", 2)), headers=user.headers)
+    order_id = created.json()["id"]
+    read = await client.get(f"/orders/{order_id}/", headers=user.headers)
+    changed = await client.patch(
+        f"/orders/{order_id}/", json={"status": "PAID"}, headers=user.headers
+    )
+    read_again = await client.get(f"/orders/{order_id}/", headers=user.headers)
+
+    assert (created.status_code, changed.status_code) == (201, 200)
+    assert read.headers["X-Cache"] == read_again.headers["X-Cache"] == "HIT"
+    assert created.content == read.content
+    assert changed.content == read_again.content
+    assert created.headers["content-type"] == changed.headers["content-type"] == "application/json"
+    assert created.headers["content-length"] == str(len(created.content))
+
+
+async def test_a_refresh_publishes_its_live_message_whether_or_not_it_stored(
+    client: httpx.AsyncClient, users: UserFactory, app_state: Resources, redis_client: Redis
+) -> None:
+    """A write's cache refresh carries its live event (one Redis call after the commit): the event
+    goes out even when a newer version is cached already and the body is not stored."""
+    user = await users.create()
+    order_id = uuid.UUID(await _create(client, user))
+    channel = f"{app_state.settings.redis.key_prefix}test-live:{uuid.uuid4()}"
+    async with redis_client.pubsub() as pubsub:
+        await pubsub.subscribe(channel)
+        assert (await pubsub.get_message(timeout=1.0) or {}).get("type") == "subscribe"
+
+        stored = await _cache(app_state).put(
+            order_id=order_id,
+            version=0,
+            user_id=user.id,
+            body=b"{}",
+            then_publish=LiveMessage(channel=channel, payload=b"older, still announced"),
+        )
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2.0)
+
+    assert stored is False
+    assert message is not None
+    assert message["data"] == b"older, still announced"

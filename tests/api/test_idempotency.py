@@ -179,3 +179,34 @@ async def test_the_header_is_documented(client: httpx.AsyncClient) -> None:
     assert parameter["required"] is False
     assert parameter["schema"]["anyOf"][0]["maxLength"] == 255
     assert "Idempotent-Replayed" in operation["responses"]["201"]["headers"]
+
+
+async def test_a_new_key_clears_the_users_expired_keys_and_only_theirs(
+    client: httpx.AsyncClient, users: UserFactory, clean_db: AsyncEngine
+) -> None:
+    alice, bob = await users.create(), await users.create()
+    for user in (alice, bob):
+        await client.post("/orders/", json=order_body(), headers={**user.headers, **_key()})
+    await client.post(
+        "/orders/", json=order_body(), headers={**alice.headers, "Idempotency-Key": "fresh"}
+    )
+    async with clean_db.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE order_idempotency_keys"
+                " SET created_at = created_at - interval '24 hours 1 second'"
+                " WHERE idempotency_key <> 'fresh'"
+            )
+        )
+
+    await client.post("/orders/", json=order_body(), headers={**alice.headers, **_key()})
+
+    async with clean_db.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT user_id, created_at > now() - interval '1 hour' FROM order_idempotency_keys"
+            )
+        )
+        left = sorted(tuple(row) for row in rows)
+    # Alice's expired key is gone; her fresh and new keys stay; Bob's expired key is his business.
+    assert left == sorted([(alice.id, True), (alice.id, True), (bob.id, False)])

@@ -43,7 +43,7 @@ async def test_a_mutation_failing_after_its_first_write_leaves_nothing_behind(
         msg = "broker exploded: INSERT INTO outbox_events VALUES (secret)"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr(history, "announce", fail_after_the_order_row)
+    monkeypatch.setattr(history, "live_message", fail_after_the_order_row)
 
     with caplog.at_level(logging.ERROR, logger="graph.errors"):
         result = await graphql(client, CREATE_ORDER, {"input": order_input()}, headers=user.headers)
