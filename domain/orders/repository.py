@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     Row,
     Table,
+    any_,
     bindparam,
     delete,
     func,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -141,7 +143,9 @@ _UPDATED = (
     update(_ORDERS)
     .where(
         _COLUMNS.id == _FOUND.c.id,
-        _FOUND.c.status.in_(bindparam("from_statuses", expanding=True)),
+        # An array parameter, not an expanding IN: its SQL is the same whatever the list, so it
+        # needs no rendering per execution.
+        _FOUND.c.status == any_(bindparam("from_statuses", type_=ARRAY(_COLUMNS.status.type))),
         _FOUND.c.version
         == func.coalesce(bindparam("expected_version", type_=Integer), _FOUND.c.version),
     )
