@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import cast
 
 import httpx
 from redis.asyncio import Redis
 
 from api.fastpath import CachedOrderFastPath
-from api.main import create_app
 from api.settings import ApiProcessSettings
 from edge.resources import Resources
 from infra.settings import RateLimitSettings
@@ -23,14 +21,7 @@ _VOLATILE = {"date", "x-request-id"}
 
 @asynccontextmanager
 async def app_without_fast_path(settings: ApiProcessSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    app.user_middleware = [
-        m for m in app.user_middleware if cast(object, m.cls) is not CachedOrderFastPath
-    ]
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
-    ):
+    async with running_app(settings, without=CachedOrderFastPath) as (client, _):
         yield client
 
 

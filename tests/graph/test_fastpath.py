@@ -8,13 +8,12 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from api.main import create_app
 from api.settings import ApiProcessSettings
 from graph.fastpath import GraphQLFastPath
 from infra.settings import RateLimitSettings, RedisSettings
@@ -46,15 +45,14 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 @asynccontextmanager
 async def strawberry_only(settings: ApiProcessSettings) -> AsyncIterator[httpx.AsyncClient]:
     """The same app without the fast path: every operation through Strawberry."""
-    app = create_app(settings)
-    app.user_middleware = [
-        m for m in app.user_middleware if cast(object, m.cls) is not GraphQLFastPath
-    ]
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
-    ):
+    async with running_app(settings, without=GraphQLFastPath) as (client, _):
         yield client
+
+
+async def _an_order(client: httpx.AsyncClient, user: Any) -> str:
+    created = await client.post("/orders/", json=order_body(), headers=user.headers)
+    order_id: str = created.json()["id"]
+    return order_id
 
 
 def _same(fast: httpx.Response, plain: httpx.Response) -> None:
@@ -85,7 +83,7 @@ async def test_an_order_page_is_answered_exactly_as_strawberry_answers_it(
     served: list[bool],
 ) -> None:
     user = await users.create()
-    order_id = (await client.post("/orders/", json=order_body(), headers=user.headers)).json()["id"]
+    order_id = await _an_order(client, user)
     headers = {**user.headers, "Origin": "http://localhost:3000"}
 
     fast, plain = await _both(client, settings, _operation(ORDER_PAGE, {"id": order_id}), headers)
@@ -117,7 +115,7 @@ async def test_other_documents_of_the_shape_match_too(
     served: list[bool],
 ) -> None:
     user = await users.create()
-    order_id = (await client.post("/orders/", json=order_body(), headers=user.headers)).json()["id"]
+    order_id = await _an_order(client, user)
     body = {"query": query % order_id} if "%s" in query else _operation(query, {"id": order_id})
 
     fast, plain = await _both(client, settings, body, user.headers)
@@ -134,9 +132,7 @@ async def test_someone_elses_or_a_missing_order_is_the_same_error_both_ways(
     served: list[bool],
 ) -> None:
     owner, stranger = await users.create(), await users.create()
-    order_id = (await client.post("/orders/", json=order_body(), headers=owner.headers)).json()[
-        "id"
-    ]
+    order_id = await _an_order(client, owner)
 
     for wanted in (order_id, str(uuid.uuid4())):
         fast, plain = await _both(
@@ -169,7 +165,7 @@ async def test_what_the_fast_path_does_not_handle_is_strawberrys_answer(
     served: list[bool],
 ) -> None:
     user = await users.create()
-    order_id = (await client.post("/orders/", json=order_body(), headers=user.headers)).json()["id"]
+    order_id = await _an_order(client, user)
     variables = {
         k: v.format(order_id=order_id) if isinstance(v, str) else v for k, v in variables.items()
     }
@@ -189,7 +185,7 @@ async def test_fields_with_resolvers_go_through_strawberry(
     served: list[bool],
 ) -> None:
     user = await users.create()
-    order_id = (await client.post("/orders/", json=order_body(), headers=user.headers)).json()["id"]
+    order_id = await _an_order(client, user)
     query = "query($id: UUID!) { order(id: $id) { id owner { email } } }"
 
     fast, plain = await _both(client, settings, _operation(query, {"id": order_id}), user.headers)
@@ -208,9 +204,7 @@ async def test_a_read_is_counted_once_and_refused_alike_past_the_limit(
     async with running_app(limited) as (client, _):
         users = UserFactory(client)
         user = await users.create()
-        order_id = (await client.post("/orders/", json=order_body(), headers=user.headers)).json()[
-            "id"
-        ]  # the first unit
+        order_id = await _an_order(client, user)  # the first unit
         body = _operation(ORDER_PAGE, {"id": order_id})
         answers = [await client.post("/graphql", json=body, headers=user.headers) for _ in range(3)]
     async with strawberry_only(limited) as plain_client:
@@ -233,7 +227,7 @@ async def test_a_persisted_query_runs_by_hash_over_post_and_get_after_it_is_regi
     served: list[bool],
 ) -> None:
     user = await users.create()
-    order_id = (await client.post("/orders/", json=order_body(), headers=user.headers)).json()["id"]
+    order_id = await _an_order(client, user)
     digest = hashlib.sha256(ORDER_PAGE.encode()).hexdigest()
     by_hash = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
     variables = {"id": order_id}
