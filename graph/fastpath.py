@@ -21,7 +21,6 @@ on, its requests get the HTTP and Redis spans but no GraphQL operation spans.
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,8 +60,6 @@ from graph.cost import COSTLY_SHARE_OF_MAX, measure
 from graph.errors import log_errors, shape_error
 from graph.persisted import PersistedQueries, PersistedQueryRefused, requested_digest
 from graph.types import Order
-
-logger = logging.getLogger(__name__)
 
 # Where Strawberry keeps, on each graphql-core field, the field it was built from.
 _STRAWBERRY_FIELD = "strawberry-definition"
@@ -116,7 +113,8 @@ class GraphQLFastPath:
         self.max_tokens = max_tokens
         self.max_cost = max_cost
         self.persisted = persisted
-        self._plans: dict[str, _Plan | None] = {}
+        # Keyed by ("sha256", hash) or ("document", text): a text never passes for a hash.
+        self._plans: dict[tuple[str, str], _Plan | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -195,11 +193,11 @@ class GraphQLFastPath:
         if digest is not None:
             # Registration (a document beside its hash) is Strawberry's to handle.
             document = self.persisted.local(digest) if query is None else None
-            key = digest
+            key = ("sha256", digest)
         else:
             # A document in a URL is refused by the normal path (GET takes hashes only).
             document = None if get else query
-            key = document if isinstance(document, str) else ""
+            key = ("document", document if isinstance(document, str) else "")
         if not isinstance(document, str) or len(document) > MAX_DOCUMENT_CHARS:
             return None
         if key in self._plans:
