@@ -31,6 +31,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from taskiq import AsyncBroker
 from taskiq.middlewares.opentelemetry_middleware import OpenTelemetryMiddleware
 
+from infra.otlp import otlp_span_exporter
+
 _provider: TracerProvider | None = None
 # The stored and forwarded form is always W3C traceparent, whatever OTEL_PROPAGATORS says.
 _TRACECONTEXT = TraceContextTextMapPropagator()
@@ -121,20 +123,7 @@ def _exporter(name: str) -> SpanExporter:
             or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
             or "http/protobuf"  # the specification's default
         ).strip()
-        if protocol == "http/protobuf":
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                OTLPSpanExporter as HttpExporter,
-            )
-
-            return HttpExporter()
-        if protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as GrpcExporter,
-            )
-
-            return GrpcExporter()
-        msg = f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: use http/protobuf or grpc"
-        raise ValueError(msg)
+        return otlp_span_exporter(protocol)
     msg = f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (use otlp, console or none)"
     raise ValueError(msg)
 
