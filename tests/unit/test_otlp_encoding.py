@@ -11,6 +11,7 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
     encode_spans as sdk_encode_spans,
 )
+from opentelemetry.exporter.otlp.proto.grpc import trace_exporter as grpc_exporter
 from opentelemetry.exporter.otlp.proto.http import trace_exporter as http_exporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
@@ -134,6 +135,13 @@ def test_the_otlp_http_exporter_sends_our_encoding_to_the_collector(
     assert http_exporter.__dict__["encode_spans"] is encode_spans
     assert result is SpanExportResult.SUCCESS
     assert received == [sdk_encode_spans(spans)]
+
+
+def test_the_otlp_grpc_exporter_encodes_with_ours() -> None:
+    exporter = otlp_span_exporter("grpc")
+
+    assert isinstance(exporter, grpc_exporter.OTLPSpanExporter)
+    assert grpc_exporter.__dict__["encode_spans"] is encode_spans
 
 
 def test_an_unknown_protocol_is_refused() -> None:
