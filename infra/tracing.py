@@ -31,8 +31,6 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from taskiq import AsyncBroker
 from taskiq.middlewares.opentelemetry_middleware import OpenTelemetryMiddleware
 
-from infra.otlp import otlp_span_exporter
-
 _provider: TracerProvider | None = None
 # The stored and forwarded form is always W3C traceparent, whatever OTEL_PROPAGATORS says.
 _TRACECONTEXT = TraceContextTextMapPropagator()
@@ -118,6 +116,9 @@ def _exporter(name: str) -> SpanExporter:
         # One span per line (the SDK's default is indented JSON), so output stays line-oriented.
         return ConsoleSpanExporter(out=sys.stdout, formatter=_one_line)
     if name == "otlp":
+        # Imported only when asked for: protobuf and the exporters cost ~0.1 s at every start.
+        from infra.otlp import otlp_span_exporter
+
         protocol = (
             os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
             or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
