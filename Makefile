@@ -8,7 +8,7 @@ PORT ?= 8000
 HELM := .tools/bin/helm
 CHECKOV := .tools/checkov/bin/checkov
 
-.PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-pipeline check-uv schema graphiql
+.PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-tracing bench-pipeline check-uv schema graphiql
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ soak: install  ## SOAK_ORDERS=5000 orders while consumer and worker are SIGKILLe
 bench: install keys  ## load benchmark of the real stack against a same-run baseline (needs wrk)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(UV) run python -m bench.run
+
+bench-tracing: install keys  ## what tracing costs a cached read, per request and by part, in one process (no wrk)
+	$(UV) run python -m bench.tracing_cost
 
 bench-pipeline: install keys  ## N orders (BENCH_ORDERS=2000) through the event pipeline: time to all processed, commit→task latency
 	$(UV) run python -m bench.pipeline
