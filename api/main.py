@@ -28,7 +28,7 @@ from edge.resources import open_resources
 from graph.app import mount_graphql
 from infra.health import Readiness
 from infra.logs import configure_logging
-from infra.tracing import configure_tracing
+from infra.tracing import configure_tracing, instrumentation_disabled
 from relay.relay import start_outbox_relay
 
 
@@ -80,7 +80,7 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings, live=settings.live) as services:
             app.state.resources = services
-            if tracer_provider is not None:
+            if tracer_provider is not None and not instrumentation_disabled("redis"):
                 RedisInstrumentor.instrument_client(services.redis, tracer_provider=tracer_provider)
             await services.live.start()
             restore_sigterm = _close_live_connections_on_sigterm(services.live)

@@ -4,7 +4,8 @@ Off unless OTEL_TRACES_EXPORTER names an exporter (`otlp`, `console`, or both, c
 OTEL_SDK_DISABLED is not `true`. Off means off: no tracer provider, no instrumentation, no exporter
 thread, no span. On, each process calls `configure_tracing` once from its composition root; the SDK
 reads the rest itself (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER/_ARG,
-OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_BSP_*).
+OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_BSP_*), and leaves out the
+maintained instrumentations named in OTEL_PYTHON_DISABLED_INSTRUMENTATIONS (`instrumentation_disabled`).
 
 What is instrumented here, process-wide: SQLAlchemy engines built afterwards (every statement) and
 aio-pika (publish and consume, the trace context in the message headers). The rest is instrumented
@@ -23,6 +24,9 @@ import sys
 
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
+from opentelemetry.instrumentation.environment_variables import (
+    OTEL_PYTHON_DISABLED_INSTRUMENTATIONS,
+)
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -61,9 +65,24 @@ def install_tracing(provider: TracerProvider) -> None:
     global _provider
     _provider = provider
     trace.set_tracer_provider(provider)
-    # The instrumentation declares SQLAlchemy < 2.1; its event hooks are unchanged in 2.1.
-    SQLAlchemyInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
-    AioPikaInstrumentor().instrument(tracer_provider=provider)
+    if not instrumentation_disabled("sqlalchemy"):
+        # The instrumentation declares SQLAlchemy < 2.1; its event hooks are unchanged in 2.1.
+        SQLAlchemyInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
+    if not instrumentation_disabled("aio-pika"):
+        AioPikaInstrumentor().instrument(tracer_provider=provider)
+
+
+def instrumentation_disabled(name: str) -> bool:
+    """Whether OTEL_PYTHON_DISABLED_INSTRUMENTATIONS leaves out the maintained instrumentation `name`
+    (`sqlalchemy`, `redis`, `aio-pika`: their entry points' names), read as OpenTelemetry's
+    auto-instrumentation reads it: comma-separated names, `*` for all of them. Our own spans (the
+    HTTP server's, the relay's), Strawberry's and taskiq's are not instrumentations of that kind.
+    Leaving out `aio-pika` ends a trace at the queue: its headers carry the context across."""
+    listed = {
+        item.strip()
+        for item in os.environ.get(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, "").split(",")
+    }
+    return name in listed or "*" in listed
 
 
 def tracing_enabled() -> bool:

@@ -253,17 +253,21 @@ def test_log_lines_carry_the_trace_and_span_of_their_unit_of_work(
     assert "span_id" not in outside
 
 
+# The maintained instrumentations, by the names OTEL_PYTHON_DISABLED_INSTRUMENTATIONS knows them by.
+INSTRUMENTATIONS = ("sqlalchemy", "aio-pika", "redis")
+
 # Run in a fresh interpreter: the app with its lifespan, a user and an order, then what tracing left.
 _PROBE = """
 import asyncio, json, threading
 from opentelemetry import trace
+from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from api.settings import get_api_settings
 from infra.tracing import tracing_enabled
 from tests.support.app import running_app
 
 async def main():
-    async with running_app(get_api_settings()) as (client, _):
+    async with running_app(get_api_settings()) as (client, resources):
         email = "probe-" + str(id(client)) + "@example.com"
         await client.post("/register/", json={"email": email, "password": "probe-password-1"})
         token = await client.post("/token", data={"username": email, "password": "probe-password-1"})
@@ -272,10 +276,16 @@ async def main():
         assert created.status_code == 201, created.text
         with trace.get_tracer("probe").start_as_current_span("probe") as span:
             recording = span.is_recording()
+        # The Redis instrumentation wraps the client's methods (wrapt keeps the original beside).
+        redis_instrumented = hasattr(resources.redis.execute_command, "__wrapped__")
     print(json.dumps({
         "enabled": tracing_enabled(),
         "provider": type(trace.get_tracer_provider()).__name__,
-        "sqlalchemy_instrumented": SQLAlchemyInstrumentor().is_instrumented_by_opentelemetry,
+        "instrumented": {
+            "sqlalchemy": SQLAlchemyInstrumentor().is_instrumented_by_opentelemetry,
+            "aio-pika": AioPikaInstrumentor().is_instrumented_by_opentelemetry,
+            "redis": redis_instrumented,
+        },
         "span_recorded": recording,
         "threads": sorted(t.name for t in threading.enumerate()),
     }))
@@ -321,10 +331,36 @@ def test_tracing_off_adds_no_spans_and_no_exporter_thread(
     if exporter is None:
         assert found["enabled"] is False
         assert found["provider"] == "ProxyTracerProvider"
-        assert found["sqlalchemy_instrumented"] is False
+        assert found["instrumented"] == dict.fromkeys(INSTRUMENTATIONS, False)
         assert found["span_recorded"] is False
         assert exporter_threads == []
     else:
         assert found["enabled"] is True
+        assert found["instrumented"] == dict.fromkeys(INSTRUMENTATIONS, True)
         assert found["span_recorded"] is True
         assert exporter_threads == ["OtelBatchSpanRecordProcessor"]
+
+
+@pytest.mark.parametrize(
+    ("disabled", "left_out"),
+    [
+        ("redis", {"redis"}),
+        ("sqlalchemy, aio-pika", {"sqlalchemy", "aio-pika"}),
+        ("*", set(INSTRUMENTATIONS)),
+    ],
+)
+def test_instrumentations_named_in_otel_python_disabled_instrumentations_are_left_out(
+    disabled: str, left_out: set[str], database_url: str, key_dir: Path, redis_prefix: str
+) -> None:
+    env = {
+        **app_env(database_url=database_url, key_dir=key_dir, redis_prefix=redis_prefix),
+        "OUTBOX_RELAY_ENABLED": "false",
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": disabled,
+    }
+
+    found = probe(env)
+
+    assert found["instrumented"] == {name: name not in left_out for name in INSTRUMENTATIONS}
+    # Tracing itself stays on.
+    assert found["span_recorded"] is True
