@@ -251,6 +251,7 @@ def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database
         )
 
     run.results.append(traced_cached_get(env, reader_token, reader_ids))
+    run.results.append(traced_cached_get(env, reader_token, reader_ids, redis_traced=False))
 
     print("live updates", flush=True)
     run.extra.update(live_scenario(env, free_port()))
