@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from starlette.types import Message
+from yarl import URL
 
 from bench.harness import PASSWORD, RESULTS, free_port, wait_until_serving
 from bench.stack import PG_ADMIN, RABBITMQ_URL, Process, delete_redis_keys, throwaway_backends
@@ -231,7 +232,7 @@ def main() -> None:
         "RATE_LIMIT_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "text",
-        "RABBITMQ_URL": RABBITMQ_URL.rstrip("/") + f"/{vhost}",
+        "RABBITMQ_URL": str(URL(RABBITMQ_URL).with_path(f"/{vhost}")),
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
     }
     for name in [name for name in os.environ if name.startswith("OTEL_")]:
