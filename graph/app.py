@@ -14,7 +14,7 @@ from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import FastAPI
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from graphql import GraphQLError, OperationType
 from opentelemetry.trace import TracerProvider
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -35,6 +35,7 @@ from graph.context import GraphContext, get_context
 from graph.errors import SubscriptionOverHttp, shape_error
 from graph.fastpath import GraphQLFastPath
 from graph.live import LegacyWSHandler, TransportWSHandler
+from graph.operations import operation_type
 from graph.persisted import (
     PERSISTED_QUERY_NOT_FOUND,
     PersistedQueries,
@@ -66,11 +67,7 @@ def _is_subscription(request_data: GraphQLRequestData) -> bool:
     # The word first: parsing every request twice would cost the hot path for nothing.
     if not query or "subscription" not in query:
         return False
-    try:
-        operation = get_operation_ast(parse(query), request_data.operation_name)
-    except GraphQLError:
-        return False  # the normal path reports it
-    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+    return operation_type(query, request_data.operation_name) is OperationType.SUBSCRIPTION
 
 
 _GET_TAKES_PERSISTED_QUERIES = (

@@ -58,6 +58,18 @@ class SubscriptionOverHttp(DomainError):
         )
 
 
+class OperationOverLegacyWebSocket(DomainError):
+    """A query or mutation sent over `graphql-ws`, whose `start` carries subscriptions only here."""
+
+    kind = ErrorKind.BAD_INPUT
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The graphql-ws protocol carries subscriptions only: send queries and mutations by "
+            "POST /graphql, or over WebSocket with graphql-transport-ws"
+        )
+
+
 def _code_of(exc: BaseException) -> str | None:
     kind = kind_of(exc)
     return CODE_BY_KIND[kind] if kind is not None else None

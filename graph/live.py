@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
-from graphql import GraphQLError, GraphQLFormattedError
+from graphql import GraphQLError, GraphQLFormattedError, OperationType
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -44,7 +45,10 @@ from domain.errors import RateLimitExceeded
 from domain.users.errors import InvalidToken
 from edge.auth import bearer_token
 from graph.context import GraphContext
-from graph.errors import shape_error
+from graph.errors import OperationOverLegacyWebSocket, shape_error
+from graph.operations import operation_type
+
+logger = logging.getLogger(__name__)
 
 UNAUTHORIZED = 4401
 GOING_AWAY = 1001
@@ -185,6 +189,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[GraphContext, None]):
         await super().handle_connection_init(message)
 
     async def handle_start(self, message: StartMessage) -> None:
+        if self.connection_acknowledged and not await self._is_subscription(message):
+            return
         if self.connection_acknowledged:
             error = await self.connection.over_rate_limit()
             if error is not None:
@@ -193,3 +199,19 @@ class LegacyWSHandler(BaseGraphQLWSHandler[GraphContext, None]):
                 )
                 return
         await super().handle_start(message)
+
+    async def _is_subscription(self, message: StartMessage) -> bool:
+        """Strawberry runs every `start` as a subscription, and a query failed as a bug; it is the
+        client's mistake, answered so (BAD_USER_INPUT) and logged as one."""
+        payload = message.get("payload")
+        query = payload.get("query") if isinstance(payload, dict) else None
+        if not isinstance(query, str):
+            return True  # Strawberry's own checks answer it
+        kind = operation_type(query, payload.get("operationName"))
+        if kind in (None, OperationType.SUBSCRIPTION):
+            return True
+        logger.info("graphql-ws: a %s refused; the protocol carries subscriptions", kind.value)
+        refused = OperationOverLegacyWebSocket()
+        error = shape_error(GraphQLError(str(refused), original_error=refused)).formatted
+        await self.send_message(LegacyErrorMessage(type="error", id=message["id"], payload=error))
+        return False

@@ -17,6 +17,7 @@ from pydantic import Field, TypeAdapter
 
 from domain.limits import spend
 from domain.orders import service as orders
+from domain.orders.models import MAX_EVENT_SEQ
 from domain.orders.schemas import DEFAULT_PAGE_SIZE, OrderListQuery
 from domain.orders.service import OrderPage
 from domain.orders.status import OrderStatus
@@ -158,7 +159,7 @@ async def update_order_status(
     return Order.from_domain(updated.order)
 
 
-_AFTER_SEQ = TypeAdapter(Annotated[int, Field(ge=0, title="afterSeq")])
+_AFTER_SEQ = TypeAdapter(Annotated[int, Field(ge=0, le=MAX_EVENT_SEQ, title="afterSeq")])
 
 
 async def _live(

@@ -14,6 +14,7 @@ from api.deps import AppResources, CurrentCaller
 from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
+from domain.orders.models import MAX_EVENT_SEQ
 from domain.orders.schemas import OrderChange
 from edge.live import order_changes
 
@@ -57,6 +58,7 @@ async def stream_order_events(
         Header(
             alias="Last-Event-ID",
             ge=0,
+            le=MAX_EVENT_SEQ,
             description="Resume after this `seq`: the stored events after it come first, then the "
             "live ones, with no gap and no duplicate (`0`: the whole history first).",
         ),

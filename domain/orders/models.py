@@ -35,6 +35,11 @@ class Order(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+# The largest `seq` the column (a PostgreSQL integer) holds: a client's resume point beyond it is
+# refused as bad input rather than sent to the database.
+MAX_EVENT_SEQ = 2**31 - 1
+
+
 class OrderEvent(Base):
     """One change of an order, written in the transaction of the change itself: the order's history.
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError
 
 from domain.orders import history
 from domain.orders.bodies import order_body, orders_body
@@ -34,6 +36,7 @@ from domain.orders.schemas import (
 )
 from domain.orders.status import OrderStatus, ensure_transition, moves_to
 from domain.uow import UnitOfWork
+from domain.users.errors import AccountGone
 from infra.db import utcnow
 from infra.tracing import annotate
 
@@ -119,7 +122,8 @@ async def create_order(
     order = _new_order(user_id, data)
     created = history.created(order)
     if idempotency_key is None:
-        await uow.orders.add(order, outbox=new_order_event(order), created=created)
+        with _owner_must_exist():
+            await uow.orders.add(order, outbox=new_order_event(order), created=created)
         return _created(uow, cache, order, created)
     key = IdempotencyKeyArgument(idempotency_key=idempotency_key).idempotency_key
     fingerprint = request_fingerprint(data)
@@ -128,9 +132,11 @@ async def create_order(
     claim = KeyClaim(
         key=key, request_hash=fingerprint, expired_before=order.created_at - IDEMPOTENCY_KEY_TTL
     )
-    if await uow.orders.add_claimed(
-        order, outbox=new_order_event(order), created=created, claim=claim
-    ):
+    with _owner_must_exist():
+        claimed = await uow.orders.add_claimed(
+            order, outbox=new_order_event(order), created=created, claim=claim
+        )
+    if claimed:
         return _created(uow, cache, order, created)
     # An earlier request holds the key (a concurrent one has committed by now): its order answers.
     original = await uow.orders.keyed(user_id=user_id, key=key)
@@ -141,6 +147,22 @@ async def create_order(
     annotate(order_id=original.id)
     out = OrderOut.model_validate(original)
     return CreatedOrder(order=out, body=out.model_dump_json().encode(), replayed=True)
+
+
+# PostgreSQL's SQLSTATE for a foreign key violation: the order's `user_id` names no user.
+_FOREIGN_KEY_VIOLATION = "23503"
+
+
+@contextmanager
+def _owner_must_exist() -> Iterator[None]:
+    """An order's owner was deleted after their token was issued: `AccountGone`, not a bug. Found
+    by the insert's foreign key, so the ordinary path pays no extra query."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _FOREIGN_KEY_VIOLATION:
+            raise AccountGone from exc
+        raise
 
 
 def _created(
@@ -222,6 +244,9 @@ async def update_status(
         at=utcnow(),
     )
     if change is None:
+        # Its owner's orders went with the account (ON DELETE CASCADE): say so, as create_order does.
+        if await uow.users.get(user_id) is None:
+            raise AccountGone
         raise OrderNotFound
     if change.order is None:  # refused: say why, by the same rules
         if expected_version is not None and change.version != expected_version:

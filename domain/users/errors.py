@@ -38,3 +38,16 @@ class InvalidToken(DomainError):
 
     def __init__(self, reason: str = "Invalid or expired access token") -> None:
         super().__init__(reason)
+
+
+class AccountGone(DomainError):
+    """A valid token of an account that no longer exists (deleted after the token was issued).
+
+    A token is verified by its signature alone, so it outlives its account until it expires; a write
+    in its name finds no user and is refused as unauthenticated, like any token that no longer holds.
+    """
+
+    kind = ErrorKind.UNAUTHENTICATED
+
+    def __init__(self) -> None:
+        super().__init__("The account this token was issued to no longer exists")

@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from domain.users.strength import weakness
 
 PASSWORD_MIN_LENGTH = 8
 # Argon2 accepts any length; the bound keeps one request from costing a large hash input.
@@ -14,8 +25,22 @@ class UserCreate(BaseModel):
 
     email: EmailStr = Field(max_length=320, examples=["alice@example.com"])
     password: SecretStr = Field(
-        min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH, examples=["correct horse"]
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=PASSWORD_MAX_LENGTH,
+        description="8–128 characters, strong enough by zxcvbn's estimate (3 or more of 4).",
+        examples=["correct horse"],
     )
+
+    @field_validator("password")
+    @classmethod
+    def _strong_enough(cls, password: SecretStr, info: ValidationInfo) -> SecretStr:
+        email = info.data.get("email")
+        problem = weakness(
+            password.get_secret_value(), user_inputs=[email, *email.split("@")] if email else []
+        )
+        if problem is not None:
+            raise PydanticCustomError("password_too_weak", problem)
+        return password
 
 
 class UserOut(BaseModel):

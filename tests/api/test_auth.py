@@ -16,7 +16,7 @@ from tests.conftest import UserFactory
 
 async def test_register_returns_the_new_user(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/register/", json={"email": "Alice@Example.com", "password": "long-enough"}
+        "/register/", json={"email": "Alice@Example.com", "password": "long-enough-phrase"}
     )
 
     assert response.status_code == 201
@@ -30,10 +30,10 @@ async def test_register_returns_the_new_user(client: httpx.AsyncClient) -> None:
 
 async def test_email_is_unique_whatever_its_case(client: httpx.AsyncClient) -> None:
     first = await client.post(
-        "/register/", json={"email": "bob@example.com", "password": "12345678"}
+        "/register/", json={"email": "bob@example.com", "password": "s3cret-password"}
     )
     second = await client.post(
-        "/register/", json={"email": "BOB@example.COM", "password": "12345678"}
+        "/register/", json={"email": "BOB@example.COM", "password": "s3cret-password"}
     )
 
     assert first.status_code == 201
@@ -44,10 +44,10 @@ async def test_email_is_unique_whatever_its_case(client: httpx.AsyncClient) -> N
 @pytest.mark.parametrize(
     "body",
     [
-        {"email": "not-an-email", "password": "long-enough"},
+        {"email": "not-an-email", "password": "long-enough-phrase"},
         {"email": "carol@example.com", "password": "short"},
         {"email": "carol@example.com"},
-        {"email": "carol@example.com", "password": "long-enough", "is_admin": True},
+        {"email": "carol@example.com", "password": "long-enough-phrase", "is_admin": True},
     ],
     ids=["invalid-email", "short-password", "missing-password", "unknown-field"],
 )

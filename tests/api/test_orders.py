@@ -319,7 +319,7 @@ async def test_routes_answer_without_redirect_either_side_of_the_slash(
     bodies: dict[str, dict[str, object]] = {
         "POST /orders": {"json": order_body()},
         "PATCH /orders/{id}": {"json": {"status": "PAID"}},
-        "POST /register": {"json": {"email": "other@example.com", "password": "12345678"}},
+        "POST /register": {"json": {"email": "other@example.com", "password": "s3cret-password"}},
         "POST /token/": {"data": {"username": user.email, "password": user.password}},
     }
     kwargs = bodies.get(f"{method} {path}", {})

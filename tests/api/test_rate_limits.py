@@ -35,8 +35,8 @@ async def limited_client(limited: ApiProcessSettings) -> AsyncIterator[httpx.Asy
 
 async def _login(client: httpx.AsyncClient) -> dict[str, str]:
     email = f"{uuid.uuid4().hex[:8]}@example.com"
-    await client.post("/register/", json={"email": email, "password": "12345678"})
-    token = await client.post("/token", data={"username": email, "password": "12345678"})
+    await client.post("/register/", json={"email": email, "password": "s3cret-password"})
+    token = await client.post("/token", data={"username": email, "password": "s3cret-password"})
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 

@@ -37,8 +37,10 @@ def _through(url: str, proxy: TcpProxy) -> str:
 
 async def _user(client: httpx.AsyncClient) -> tuple[int, dict[str, str]]:
     email = f"faults-{uuid.uuid4().hex[:8]}@example.com"
-    registered = await client.post("/register/", json={"email": email, "password": "pw-123456789"})
-    token = await client.post("/token", data={"username": email, "password": "pw-123456789"})
+    registered = await client.post(
+        "/register/", json={"email": email, "password": "pw-s3cret-9412"}
+    )
+    token = await client.post("/token", data={"username": email, "password": "pw-s3cret-9412"})
     return registered.json()["id"], {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 

@@ -21,7 +21,7 @@ async def test_order_created_over_graphql_is_processed_by_the_worker(processes: 
     consumer = processes.consumer()
     worker = processes.worker()
     await processes.ready(api, consumer, worker)
-    credentials = {"e": f"graphql-{uuid.uuid4().hex[:8]}@example.com", "p": "pw-123456789"}
+    credentials = {"e": f"graphql-{uuid.uuid4().hex[:8]}@example.com", "p": "pw-s3cret-9412"}
     request_id = f"gql-{uuid.uuid4().hex[:12]}"
 
     async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:

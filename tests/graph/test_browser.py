@@ -154,8 +154,8 @@ async def test_the_playground_runs_an_authenticated_query_offline(
 ) -> None:
     email = f"browser-{uuid.uuid4().hex[:8]}@example.com"
     async with httpx.AsyncClient(base_url=live_server) as client:
-        await client.post("/register/", json={"email": email, "password": "12345678"})
-        token = await client.post("/token", data={"username": email, "password": "12345678"})
+        await client.post("/register/", json={"email": email, "password": "s3cret-password"})
+        token = await client.post("/token", data={"username": email, "password": "s3cret-password"})
     headers = json.dumps({"Authorization": f"Bearer {token.json()['access_token']}"})
 
     run = await asyncio.to_thread(run_query_in_playground, live_server, ME, headers, tmp_path)

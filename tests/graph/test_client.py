@@ -52,10 +52,10 @@ def _request(document: str, **variables: Any) -> GraphQLRequest:
 async def test_a_frontend_client_runs_every_operation(live_server: str) -> None:
     email = f"frontend-{uuid.uuid4().hex[:8]}@example.com"
     async with _client(live_server) as anonymous:
-        user = (await anonymous.execute(_request(REGISTER, email=email, password="12345678")))[
-            "register"
-        ]
-        token = (await anonymous.execute(_request(TOKEN, email=email, password="12345678")))[
+        user = (
+            await anonymous.execute(_request(REGISTER, email=email, password="s3cret-password"))
+        )["register"]
+        token = (await anonymous.execute(_request(TOKEN, email=email, password="s3cret-password")))[
             "token"
         ]
 
@@ -90,7 +90,7 @@ async def test_the_client_gets_errors_with_codes_it_can_branch_on(live_server: s
         with pytest.raises(TransportQueryError) as unauthenticated:
             await anonymous.execute(GraphQLRequest("{ me { id } }"))
         with pytest.raises(TransportQueryError) as bad_input:
-            await anonymous.execute(_request(REGISTER, email="nope", password="12345678"))
+            await anonymous.execute(_request(REGISTER, email="nope", password="s3cret-password"))
 
     assert unauthenticated.value.errors is not None
     assert unauthenticated.value.errors[0]["extensions"]["code"] == "UNAUTHENTICATED"

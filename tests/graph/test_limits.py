@@ -128,7 +128,7 @@ async def limited_client(
 
 
 async def _login(client: httpx.AsyncClient) -> dict[str, str]:
-    credentials = {"email": f"{uuid.uuid4().hex[:8]}@example.com", "password": "12345678"}
+    credentials = {"email": f"{uuid.uuid4().hex[:8]}@example.com", "password": "s3cret-password"}
     await graphql(
         client,
         "mutation($email: String!, $password: String!) { register(email: $email, "
@@ -193,7 +193,7 @@ async def test_aliased_registrations_each_spend_the_auth_budget(
     limited_client: httpx.AsyncClient, clean_db: AsyncEngine
 ) -> None:
     registrations = " ".join(
-        f'r{n}: register(email: "user{n}@example.com", password: "12345678") {{ id }}'
+        f'r{n}: register(email: "user{n}@example.com", password: "s3cret-password") {{ id }}'
         for n in range(5)
     )
 
@@ -207,6 +207,6 @@ async def test_aliased_registrations_each_spend_the_auth_budget(
         assert list(emails) == [f"user{n}@example.com" for n in range(4)]
     login = await graphql(
         limited_client,
-        'mutation { token(email: "user0@example.com", password: "12345678") { accessToken } }',
+        'mutation { token(email: "user0@example.com", password: "s3cret-password") { accessToken } }',
     )
     assert login.codes == ["RATE_LIMITED"]

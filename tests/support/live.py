@@ -207,9 +207,11 @@ class LiveUser:
 
 async def new_user(client: httpx.AsyncClient) -> LiveUser:
     email = f"live-{uuid.uuid4().hex[:8]}@example.com"
-    registered = await client.post("/register/", json={"email": email, "password": "pw-123456789"})
+    registered = await client.post(
+        "/register/", json={"email": email, "password": "pw-s3cret-9412"}
+    )
     assert registered.status_code == 201, registered.text
-    token = await client.post("/token", data={"username": email, "password": "pw-123456789"})
+    token = await client.post("/token", data={"username": email, "password": "pw-s3cret-9412"})
     assert token.status_code == 200, token.text
     return LiveUser(id=registered.json()["id"], token=token.json()["access_token"])
 

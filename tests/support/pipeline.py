@@ -158,7 +158,7 @@ async def create_orders(
     *,
     concurrency: int | None = None,
     headers: dict[str, str] | None = None,
-    password: str = "pw-123456789",
+    password: str = "pw-s3cret-9412",
 ) -> list[tuple[str, str]]:
     """`count` orders of a new user, created concurrently over HTTP: [(order id, request id)].
 
