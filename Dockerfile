@@ -1,5 +1,7 @@
 # One image for the api, consumer and worker processes; docker-compose.yml picks the command.
-# Build stage: uv installs the locked runtime dependencies (no dev tools) into /opt/venv.
+# Build stage: uv installs the locked runtime dependencies (no dev tools) into /opt/venv, then the
+# project itself, editable from /app (where the runtime stage puts the source): that gives the
+# console script `orders-admin` on PATH with a single copy of the code.
 FROM python:3.11-slim AS build
 ENV UV_PYTHON_DOWNLOADS=never \
     UV_PYTHON_PREFERENCE=only-system \
@@ -7,9 +9,20 @@ ENV UV_PYTHON_DOWNLOADS=never \
     UV_LINK_MODE=copy \
     UV_PROJECT_ENVIRONMENT=/opt/venv
 RUN pip install --no-cache-dir "uv==0.13.9"
-WORKDIR /src
+WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
+COPY README.md ./
+COPY admin ./admin
+COPY api ./api
+COPY graph ./graph
+COPY domain ./domain
+COPY infra ./infra
+COPY edge ./edge
+COPY relay ./relay
+COPY consumer ./consumer
+COPY worker ./worker
+RUN uv sync --frozen --no-dev
 
 # Runtime stage: the venv and the source, nothing else (no uv, no compilers, no secrets).
 FROM python:3.11-slim
@@ -17,6 +30,7 @@ RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin orde
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=root:root alembic.ini Procfile ./
+COPY --chown=root:root admin ./admin
 COPY --chown=root:root api ./api
 COPY --chown=root:root graph ./graph
 COPY --chown=root:root domain ./domain

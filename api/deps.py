@@ -11,7 +11,9 @@ from fastapi.security import OAuth2PasswordBearer
 
 from domain.orders.cache import OrderCache
 from domain.uow import UnitOfWork
+from domain.users import service as users
 from domain.users.errors import InvalidToken
+from domain.users.tokens import VerifiedToken
 from edge.resources import Resources
 
 
@@ -54,6 +56,8 @@ class Caller:
     user_id: int
     # When the bearer token expires (a Unix time): a live stream ends then.
     token_expires_at: float
+    # Everything the token says (its scopes included).
+    token: VerifiedToken
 
 
 async def get_current_caller(
@@ -62,11 +66,35 @@ async def get_current_caller(
     if not token:
         msg = "Not authenticated"
         raise InvalidToken(msg)
-    user_id, expires_at = resources.tokens.verify_until(token)
-    return Caller(user_id=user_id, token_expires_at=expires_at)
+    verified = resources.tokens.verify_token(token)
+    return Caller(user_id=verified.user_id, token_expires_at=verified.expires_at, token=verified)
 
 
 CurrentCaller = Annotated[Caller, Depends(get_current_caller)]
+
+
+async def require_staff_caller(resources: AppResources, caller: CurrentCaller) -> Caller:
+    """The caller, if a staff member with an `orders:manage` token; 403 otherwise.
+
+    The one "staff only" check of REST routes: `StaffCaller` as a parameter, or
+    `dependencies=[Depends(require_staff_caller)]` on a route or router. The role is read through
+    the role cache (at most 5 s old), so a revoked staff member's tokens stop working within 5 s.
+    """
+    async with resources.unit_of_work(read_only=True) as uow:
+        await users.require_staff(uow=uow, roles=resources.roles, token=caller.token)
+    return caller
+
+
+StaffCaller = Annotated[Caller, Depends(require_staff_caller)]
+
+
+async def acts_as_staff(resources: Resources, caller: Caller) -> bool:
+    """Whether the caller acts as staff now, for routes that serve both roles; a customer's token
+    is answered without any lookup."""
+    if not caller.token.manages_orders:
+        return False
+    async with resources.unit_of_work(read_only=True) as uow:
+        return await users.acts_as_staff(uow=uow, roles=resources.roles, token=caller.token)
 
 
 async def get_order_cache(resources: AppResources) -> OrderCache | None:

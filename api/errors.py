@@ -17,6 +17,7 @@ from api.etags import etag
 from api.schemas import ErrorBody
 from domain.errors import DomainError, ErrorKind, RateLimitExceeded
 from domain.orders.errors import OrderVersionMismatch
+from domain.users.errors import InvalidScope
 from edge.errors import (
     INTERNAL_ERROR_MESSAGE,
     UNAVAILABLE_RETRY_AFTER_SECONDS,
@@ -36,6 +37,7 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.FORBIDDEN: status.HTTP_403_FORBIDDEN,
     ErrorKind.UNAUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
     ErrorKind.BAD_INPUT: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    ErrorKind.BAD_REQUEST: status.HTTP_400_BAD_REQUEST,
     ErrorKind.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
     ErrorKind.PRECONDITION_FAILED: status.HTTP_412_PRECONDITION_FAILED,
     ErrorKind.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -45,9 +47,13 @@ _BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def error_response(
-    status_code: int, detail: str, headers: Mapping[str, str] | None = None
+    status_code: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    oauth_error: str | None = None,
 ) -> JSONResponse:
-    body = ErrorBody(detail=detail).model_dump(exclude_none=True)
+    body = ErrorBody(detail=detail, error=oauth_error).model_dump(exclude_none=True)
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
@@ -65,6 +71,8 @@ def known_error_response(exc: Exception) -> JSONResponse | None:
     if isinstance(exc, OrderVersionMismatch):
         # The version to read (or to retry with, after a fresh read).
         return error_response(status_code, str(exc), {"ETag": etag(exc.current_version)})
+    if isinstance(exc, InvalidScope):
+        return error_response(status_code, str(exc), oauth_error=exc.oauth_error)
     headers = _BEARER_CHALLENGE if kind is ErrorKind.UNAUTHENTICATED else None
     return error_response(status_code, str(exc), headers)
 

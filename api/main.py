@@ -19,7 +19,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.fastpath import CachedOrderFastPath
 from api.middleware import EdgeMiddleware
-from api.routes import auth, health, metrics, order_events, orders
+from api.routes import auth, health, metrics, order_events, orders, users
 from api.routes.metrics import OutboxBacklog
 from api.settings import ApiProcessSettings, get_api_settings
 from api.tracing import ServerSpans
@@ -165,6 +165,7 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(auth.router)
+    app.include_router(users.router)
     app.include_router(orders.router)
     app.include_router(order_events.router)
     if tracer_provider is not None:

@@ -14,6 +14,12 @@ class ErrorBody(BaseModel):
     errors: list[dict[str, Any]] | None = Field(
         default=None, description="Validation errors by location (422 only)."
     )
+    error: str | None = Field(
+        default=None,
+        description="The OAuth2 error code (RFC 6749 §5.2) of a refused token request, such as "
+        "`invalid_scope`.",
+        examples=["invalid_scope"],
+    )
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

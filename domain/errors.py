@@ -19,6 +19,8 @@ class ErrorKind(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     BAD_INPUT = "BAD_INPUT"
+    # A request the protocol itself refuses (OAuth2's `invalid_scope`): REST 400, not 422.
+    BAD_REQUEST = "BAD_REQUEST"
     RATE_LIMITED = "RATE_LIMITED"
     # The client's precondition (a version it expected) no longer holds: read again, then retry.
     PRECONDITION_FAILED = "PRECONDITION_FAILED"

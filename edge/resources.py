@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from domain.orders.cache import OrderCache
 from domain.uow import UnitOfWork
 from domain.users.passwords import PasswordHasher
+from domain.users.roles import RoleCache
 from domain.users.service import LoginLimits
 from domain.users.tokens import TokenService
 from edge.live import LiveHub
@@ -65,6 +66,8 @@ class Resources:
     live_publisher: LivePublisher
     # This process's live subscribers (GraphQL subscriptions, SSE); started by the API's lifespan.
     live: LiveHub
+    # Users' current roles, as staff-only operations check them (at most 5 s old).
+    roles: RoleCache
 
     read_session_factory: async_sessionmaker[AsyncSession]
     # `engine` in AUTOCOMMIT, for read-only units of work.
@@ -118,6 +121,7 @@ async def open_resources(settings: Settings, *, live: LiveSettings) -> AsyncIter
             live=LiveHub(
                 redis=redis, breaker=breaker, redis_settings=settings.redis, settings=live
             ),
+            roles=RoleCache(),
         )
     finally:
         hasher.close()

@@ -18,7 +18,8 @@ from domain.orders.schemas import OrderEventOut
 from domain.uow import UnitOfWork
 from domain.users import service as users
 from domain.users.errors import InvalidToken
-from domain.users.schemas import UserOut
+from domain.users.schemas import UserProfile
+from domain.users.tokens import VerifiedToken
 from edge.auth import bearer_token, client_ip, rate_limit_identity
 from edge.ratelimit import rate_limit_headers, rejection_headers
 from edge.resources import Resources
@@ -40,18 +41,18 @@ class Loaders:
 
     def __init__(self, context: GraphContext) -> None:
         self._context = context
-        self.user: DataLoader[int, UserOut | None] = DataLoader(load_fn=self._load_users)
+        self.user: DataLoader[int, UserProfile | None] = DataLoader(load_fn=self._load_users)
         # Keyed by (caller, order). Not cached: a WebSocket's context lives as long as the socket,
         # and a history grows meanwhile.
         self.history: DataLoader[tuple[int, uuid.UUID], list[OrderEventOut]] = DataLoader(
             load_fn=self._load_histories, cache=False
         )
 
-    async def _load_users(self, user_ids: Sequence[int]) -> list[UserOut | None]:
+    async def _load_users(self, user_ids: Sequence[int]) -> list[UserProfile | None]:
         async with self._context.unit_of_work(read_only=True) as uow:
             found = await users.get_users(uow=uow, user_ids=user_ids)
         return [
-            UserOut.model_validate(found[user_id]) if user_id in found else None
+            UserProfile.model_validate(found[user_id]) if user_id in found else None
             for user_id in user_ids
         ]
 
@@ -76,13 +77,13 @@ class GraphContext(BaseContext):
         self,
         *,
         resources: Resources,
-        user_id: int | None,
+        token: VerifiedToken | None,
         auth_failure: str | None,
         client_ip: str,
     ) -> None:
         super().__init__()
         self.resources = resources
-        self.user_id = user_id
+        self.token = token
         self.client_ip = client_ip
         self.loaders = Loaders(self)
         self._auth_failure = auth_failure
@@ -116,11 +117,36 @@ class GraphContext(BaseContext):
         if self.response is not None:
             self.response.headers.update(headers)
 
+    @property
+    def user_id(self) -> int | None:
+        return self.token.user_id if self.token is not None else None
+
+    def require_token(self) -> VerifiedToken:
+        """The caller's token; `InvalidToken` (UNAUTHENTICATED) without a valid bearer token."""
+        if self.token is None:
+            raise InvalidToken(self._auth_failure or _NOT_AUTHENTICATED)
+        return self.token
+
     def require_user(self) -> int:
         """The caller's user id; `InvalidToken` (UNAUTHENTICATED) without a valid bearer token."""
-        if self.user_id is None:
-            raise InvalidToken(self._auth_failure or _NOT_AUTHENTICATED)
-        return self.user_id
+        return self.require_token().user_id
+
+    async def acts_as_staff(self) -> bool:
+        """Whether the caller acts as staff now (for fields serving both roles); a customer's token
+        is answered without any lookup."""
+        token = self.require_token()
+        if not token.manages_orders:
+            return False
+        async with self.unit_of_work(read_only=True) as uow:
+            return await users.acts_as_staff(uow=uow, roles=self.resources.roles, token=token)
+
+    async def require_staff(self) -> int:
+        """The caller's user id if a staff member with an `orders:manage` token (the role read at
+        most 5 s ago); FORBIDDEN otherwise, UNAUTHENTICATED without a token."""
+        token = self.require_token()
+        async with self.unit_of_work(read_only=True) as uow:
+            await users.require_staff(uow=uow, roles=self.resources.roles, token=token)
+        return token.user_id
 
     @property
     def rate_limit_identity(self) -> str:
@@ -134,17 +160,17 @@ async def get_context(request: HTTPConnection) -> GraphContext:
     A WebSocket (subscriptions) comes here too, at its upgrade; its connection signs in again with
     `connection_init` (graph/live.py)."""
     resources: Resources = request.app.state.resources
-    user_id: int | None = None
+    verified: VerifiedToken | None = None
     auth_failure: str | None = None
     token = bearer_token(request.headers.get("Authorization"))
     if token is not None:
         try:
-            user_id = resources.tokens.verify(token)
+            verified = resources.tokens.verify_token(token)
         except InvalidToken as exc:
             auth_failure = str(exc)
     return GraphContext(
         resources=resources,
-        user_id=user_id,
+        token=verified,
         auth_failure=auth_failure,
         client_ip=client_ip(request.scope),
     )

@@ -71,11 +71,11 @@ def authenticate(context: GraphContext, payload: object) -> float | None:
     if token is None:
         return None
     try:
-        user_id, expires_at = context.resources.tokens.verify_until(token)
+        verified = context.resources.tokens.verify_token(token)
     except InvalidToken:
         return None
-    context.user_id = user_id
-    return expires_at
+    context.token = verified
+    return verified.expires_at
 
 
 class _Connection:

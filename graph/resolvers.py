@@ -23,7 +23,7 @@ from domain.orders.service import OrderPage
 from domain.orders.status import OrderStatus
 from domain.users import service as users
 from domain.users.errors import InvalidToken
-from domain.users.schemas import UserCreate, UserOut
+from domain.users.schemas import UserCreate, UserProfile
 from edge.auth import rate_limit_identity
 from edge.live import order_changes
 from graph.context import GraphContext
@@ -58,6 +58,7 @@ async def _list_orders(info: Info, user_id: int, limit: int | None, after: str |
     query = OrderListQuery.model_validate(
         {"limit": limit, "cursor": after} if limit is not None else {"cursor": after}
     )
+    as_staff = requester_id != user_id and await context.acts_as_staff()
     async with context.unit_of_work(read_only=True) as uow:
         return await orders.list_orders(
             uow=uow,
@@ -65,6 +66,7 @@ async def _list_orders(info: Info, user_id: int, limit: int | None, after: str |
             user_id=user_id,
             limit=query.limit,
             cursor=query.cursor,
+            as_staff=as_staff,
         )
 
 
@@ -100,10 +102,12 @@ async def register(info: Info, email: str, password: str) -> User:
     data = UserCreate.model_validate({"email": email, "password": password})
     async with context.unit_of_work() as uow:
         user = await users.register_user(uow=uow, hasher=context.resources.hasher, data=data)
-    return User.from_domain(UserOut.model_validate(user))
+    return User.from_domain(UserProfile.model_validate(user))
 
 
-async def token(info: Info, email: str, password: str) -> Token:
+async def token(
+    info: Info, email: str, password: str, scope: str | None = strawberry.UNSET
+) -> Token:
     context = info.context
     await _spend_auth_budget(context)
     async with context.unit_of_work() as uow:
@@ -114,6 +118,7 @@ async def token(info: Info, email: str, password: str) -> Token:
             email=email,
             password=password,
             client_ip=context.client_ip,
+            scope=None if scope is strawberry.UNSET else scope,
             limiter=context.resources.limiter,
             limits=context.resources.rate_limits.login,
         )

@@ -44,8 +44,8 @@ class Query:
     )
     orders: list[Order] = strawberry.field(
         resolver=resolvers.orders_list,
-        description="Your orders, newest first; FORBIDDEN for another user's. `limit` is 1–100; "
-        "`after` is a `nextCursor` from `ordersPage`.",
+        description="Your orders, newest first (staff: any user's; FORBIDDEN for another user's "
+        "otherwise). `limit` is 1–100; `after` is a `nextCursor` from `ordersPage`.",
     )
     orders_page: OrderPage = strawberry.field(
         resolver=resolvers.orders_page,
@@ -62,7 +62,9 @@ class Mutation:
     )
     token: Token = strawberry.mutation(
         resolver=resolvers.token,
-        description="Log in: a bearer token, for the header `Authorization: Bearer <accessToken>`.",
+        description="Log in: a bearer token, for the header `Authorization: Bearer <accessToken>`. "
+        "`scope` (OAuth2, space-separated) asks for fewer scopes than the account has (staff: "
+        "`orders` to act as a customer); one the account lacks is BAD_USER_INPUT.",
     )
     create_order: Order = strawberry.mutation(
         resolver=resolvers.create_order,

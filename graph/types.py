@@ -18,6 +18,7 @@ from domain.orders import service as order_service
 from domain.orders.status import OrderEventKind as DomainOrderEventKind
 from domain.orders.status import OrderStatus as DomainOrderStatus
 from domain.users import schemas as users
+from domain.users.roles import Role as DomainRole
 from graph.context import GraphContext
 
 OrderStatus = strawberry.enum(
@@ -31,6 +32,14 @@ OrderEventKind = strawberry.enum(
     name="OrderEventKind",
     description="CREATED with the order; STATUS_CHANGED at every status move; PROCESSED when the "
     "worker has processed the new order.",
+)
+
+
+Role = strawberry.enum(
+    DomainRole,
+    name="Role",
+    description="CUSTOMER: everyone who registers; STAFF: the shop's operators (made so only by "
+    "`orders-admin`).",
 )
 
 
@@ -62,11 +71,12 @@ def _money(value: Decimal) -> Decimal:
 class User:
     id: int
     email: str
+    role: Role  # type: ignore[valid-type]
     created_at: datetime
 
     @classmethod
-    def from_domain(cls, user: users.UserOut) -> User:
-        return cls(id=user.id, email=user.email, created_at=user.created_at)
+    def from_domain(cls, user: users.UserProfile) -> User:
+        return cls(id=user.id, email=user.email, role=user.role, created_at=user.created_at)
 
 
 @strawberry.type(description="A bearer token: send it as `Authorization: Bearer <accessToken>`.")
@@ -74,6 +84,10 @@ class Token:
     access_token: str
     token_type: str
     expires_in: int = strawberry.field(description="Seconds until the token expires.")
+    scope: str = strawberry.field(
+        description="The token's OAuth2 scopes, space-separated: `orders`, and `orders:manage` "
+        "for staff."
+    )
 
     @classmethod
     def from_domain(cls, token: users.AccessToken) -> Token:
@@ -81,6 +95,7 @@ class Token:
             access_token=token.access_token,
             token_type=token.token_type,
             expires_in=token.expires_in,
+            scope=token.scope,
         )
 
 

@@ -21,6 +21,7 @@ from relay.settings import OutboxSettings
 from tests.support.app import running_app
 from tests.support.databases import create_database, drop_database, run_alembic
 from tests.support.keys import write_key_pair
+from tests.support.staff import login, orders_admin
 
 BASE_DATABASE_URL = os.environ.get(
     "DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/orders"
@@ -153,3 +154,25 @@ def order_body(*prices_and_quantities: tuple[str, int]) -> dict[str, object]:
         for n, (price, quantity) in enumerate(prices_and_quantities or (("5.50", 2), ("6.00", 1)))
     ]
     return {"items": items}
+
+
+class StaffFactory:
+    """Registers users through the API, makes them staff with `orders-admin grant-staff`, and logs
+    them in again (a token issued before the grant carries no `orders:manage`)."""
+
+    def __init__(self, client: httpx.AsyncClient, users: UserFactory, database_url: str) -> None:
+        self._client = client
+        self._users = users
+        self._database_url = database_url
+
+    async def create(self, email: str | None = None) -> ApiUser:
+        user = await self._users.create(email)
+        status, _, err = await orders_admin(self._database_url, "grant-staff", user.email)
+        assert status == 0, err
+        headers = await login(self._client, user.email, user.password)
+        return ApiUser(id=user.id, email=user.email, password=user.password, headers=headers)
+
+
+@pytest.fixture
+def staff(client: httpx.AsyncClient, users: UserFactory, database_url: str) -> StaffFactory:
+    return StaffFactory(client, users, database_url)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from admin.settings import AdminProcessSettings
 from api.settings import ApiProcessSettings
 from consumer.settings import ConsumerProcessSettings
 from worker.settings import WorkerProcessSettings
@@ -152,7 +153,12 @@ def test_the_observability_profile_takes_the_apps_spans_to_jaeger(compose: dict[
 def _env_names() -> set[str]:
     """Every environment variable a process reads: each settings group's prefix + field name."""
     names = set()
-    roots = (ApiProcessSettings, ConsumerProcessSettings, WorkerProcessSettings)
+    roots = (
+        ApiProcessSettings,
+        ConsumerProcessSettings,
+        WorkerProcessSettings,
+        AdminProcessSettings,
+    )
     for group in [group for root in roots for group in root.model_fields.values()]:
         settings_class = group.annotation
         assert isinstance(settings_class, type)

@@ -38,6 +38,10 @@ async def token(
 ) -> AccessToken:
     """OAuth2 password flow: form fields `username` (the email) and `password` → a bearer token.
 
+    The token carries the OAuth2 `scope` claim: `orders` for customers, `orders orders:manage` for
+    staff. The optional `scope` field asks for fewer (a staff member's `scope=orders` acts as a
+    customer); asking for a scope the account does not have is 400 with `"error": "invalid_scope"`.
+
     Limited per client IP (`RATE_LIMIT_AUTH`), per account and client IP
     (`RATE_LIMIT_LOGIN_PER_ACCOUNT`), and per account from every address
     (`RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL`); past any of them, 429, whether or not the email has an
@@ -50,6 +54,7 @@ async def token(
         email=form.username,
         password=form.password,
         client_ip=client_ip(request.scope),
+        scope=" ".join(form.scopes),
         limiter=resources.limiter,
         limits=resources.rate_limits.login,
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response, status
 
-from api.deps import AppResources, CurrentUserId, OrderCacheDep, UoW
+from api.deps import AppResources, CurrentCaller, CurrentUserId, OrderCacheDep, UoW, acts_as_staff
 from api.etags import etag, expected_version, none_match
 from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
@@ -245,17 +245,24 @@ async def get_order_history(
 )
 async def list_user_orders(
     user_id: int,
-    requester_id: CurrentUserId,
+    caller: CurrentCaller,
     resources: AppResources,
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)] = None,
 ) -> Response:
-    """Your orders, newest first. When more remain, `Link: <…>; rel="next"` gives the next page."""
+    """Your orders, newest first (staff: any user's; others' are 403). When more remain,
+    `Link: <…>; rel="next"` gives the next page."""
+    as_staff = caller.user_id != user_id and await acts_as_staff(resources, caller)
     async with resources.unit_of_work(read_only=True) as uow:
         page = await service.list_orders(
-            uow=uow, requester_id=requester_id, user_id=user_id, limit=limit, cursor=cursor
+            uow=uow,
+            requester_id=caller.user_id,
+            user_id=user_id,
+            limit=limit,
+            cursor=cursor,
+            as_staff=as_staff,
         )
     if page.next_cursor is not None:
         next_url = request.url.include_query_params(limit=limit, cursor=page.next_cursor)

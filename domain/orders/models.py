@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.orders.status import OrderEventKind, OrderStatus
+from domain.users.models import ROLE_TYPE
+from domain.users.roles import Role
 from infra.db import Base, utcnow
 
 
@@ -39,6 +41,8 @@ class Order(Base):
 # refused as bad input rather than sent to the database.
 MAX_EVENT_SEQ = 2**31 - 1
 
+NOTE_MAX_LENGTH = 500
+
 
 class OrderEvent(Base):
     """One change of an order, written in the transaction of the change itself: the order's history.
@@ -62,6 +66,13 @@ class OrderEvent(Base):
     )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     correlation_id: Mapped[str | None] = mapped_column(String(128))
+    # Who made the change: null for the system (PROCESSED) and for events older than roles. The
+    # role is the actor's when acting. No foreign key on purpose: the record of who did what
+    # outlives the account (and deleting a user needs no scan of every history).
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    actor_role: Mapped[Role | None] = mapped_column(ROLE_TYPE)
+    # The note a status change may carry (1–500 characters, trimmed).
+    note: Mapped[str | None] = mapped_column(String(NOTE_MAX_LENGTH))
 
 
 class IdempotencyKey(Base):

@@ -32,6 +32,7 @@ from domain.events.repository import OutboxRow, outbox_insert, outbox_values
 from domain.orders.models import IdempotencyKey, Order, OrderEvent
 from domain.orders.pagination import Position
 from domain.orders.status import OrderEventKind, OrderStatus
+from domain.users.roles import Role
 from infra.db import Statements
 
 _ORDERS = cast(Table, Order.__table__)
@@ -302,6 +303,10 @@ class OrderEventRow:
     previous_status: OrderStatus | None
     at: datetime
     correlation_id: str | None
+    # Who made the change (null: the system) and the note it carried.
+    actor_user_id: int | None = None
+    actor_role: Role | None = None
+    note: str | None = None
 
 
 def _next_event() -> Insert:

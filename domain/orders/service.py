@@ -281,10 +281,17 @@ class OrderPage:
 
 
 async def list_orders(
-    *, uow: UnitOfWork, requester_id: int, user_id: int, limit: int, cursor: str | None
+    *,
+    uow: UnitOfWork,
+    requester_id: int,
+    user_id: int,
+    limit: int,
+    cursor: str | None,
+    as_staff: bool = False,
 ) -> OrderPage:
-    """One page of `user_id`'s orders, newest first; only the user may list their own orders."""
-    if requester_id != user_id:
+    """One page of `user_id`'s orders, newest first; a customer may list only their own orders,
+    staff (`as_staff`, checked by the caller) anyone's."""
+    if requester_id != user_id and not as_staff:
         raise OrderListForbidden
     after = decode_cursor(cursor) if cursor else None
     rows = await uow.orders.list_for_user(user_id=user_id, limit=limit + 1, after=after)

@@ -51,3 +51,35 @@ class AccountGone(DomainError):
 
     def __init__(self) -> None:
         super().__init__("The account this token was issued to no longer exists")
+
+
+class InvalidScope(DomainError):
+    """A token was asked for a scope its user's role does not have (OAuth2 `invalid_scope`)."""
+
+    kind = ErrorKind.BAD_REQUEST
+    # The OAuth2 error code (RFC 6749 §5.2), which REST's answer carries as `error`.
+    oauth_error = "invalid_scope"
+
+    def __init__(self, scopes: list[str]) -> None:
+        self.scopes = scopes
+        super().__init__(f"Scope not granted to this account: {' '.join(scopes)}")
+
+
+class StaffOnly(DomainError):
+    """A staff-only operation asked by a token without `orders:manage`, or by a user who is no
+    longer staff."""
+
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self) -> None:
+        super().__init__("This needs a staff account and a token with the orders:manage scope")
+
+
+class UnknownUser(DomainError):
+    """No account has this email (operators' commands)."""
+
+    kind = ErrorKind.NOT_FOUND
+
+    def __init__(self, email: str) -> None:
+        self.email = email
+        super().__init__(f"No account with the email {email}")

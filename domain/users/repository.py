@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.users.models import User
+from domain.users.roles import Role
 
 
 class UserRepository:
@@ -26,3 +27,8 @@ class UserRepository:
     async def add(self, user: User) -> None:
         self._session.add(user)
         await self._session.flush()
+
+    async def role_of(self, user_id: int) -> Role | None:
+        """The user's role now (None: no such user), one column of one row."""
+        stmt = select(User.role).where(User.id == user_id)
+        return (await self._session.execute(stmt)).scalar_one_or_none()

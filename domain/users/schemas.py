@@ -15,6 +15,8 @@ from pydantic_core import PydanticCustomError
 
 from domain.users.strength import weakness
 
+from domain.users.roles import Role
+
 PASSWORD_MIN_LENGTH = 8
 # Argon2 accepts any length; the bound keeps one request from costing a large hash input.
 PASSWORD_MAX_LENGTH = 128
@@ -51,7 +53,23 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
+class UserProfile(BaseModel):
+    """An account as its owner sees it (`GET /users/me/`, GraphQL `User`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    role: Role = Field(description="`customer` (everyone who registers) or `staff`.")
+    created_at: datetime
+
+
 class AccessToken(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int = Field(description="Seconds until the token expires.")
+    scope: str = Field(
+        description="The token's OAuth2 scopes, space-separated: `orders`, and `orders:manage` "
+        "for staff.",
+        examples=["orders"],
+    )

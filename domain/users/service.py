@@ -1,4 +1,4 @@
-"""Registration and login."""
+"""Registration, login, and roles."""
 
 from __future__ import annotations
 
@@ -10,21 +10,36 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.limits import spend
 from domain.uow import UnitOfWork
-from domain.users.errors import EmailAlreadyRegistered, InvalidCredentials
+from domain.users.errors import (
+    EmailAlreadyRegistered,
+    InvalidCredentials,
+    InvalidToken,
+    StaffOnly,
+    UnknownUser,
+)
 from domain.users.models import User
 from domain.users.passwords import PasswordHasher
-from domain.users.schemas import AccessToken, UserCreate
-from domain.users.tokens import TokenService
+from domain.users.roles import Role, RoleCache, granted_scopes
+from domain.users.schemas import AccessToken, UserCreate, UserProfile
+from domain.users.tokens import TokenService, VerifiedToken
 from infra.ratelimit import RateLimiter, RateLimitRule
 from infra.text import is_storable
 
 
-async def register_user(*, uow: UnitOfWork, hasher: PasswordHasher, data: UserCreate) -> User:
-    """Create an account; an email already taken in any letter case raises `EmailAlreadyRegistered`."""
+async def register_user(
+    *, uow: UnitOfWork, hasher: PasswordHasher, data: UserCreate, role: Role = Role.CUSTOMER
+) -> User:
+    """Create an account; an email already taken in any letter case raises `EmailAlreadyRegistered`.
+
+    Everyone registering over HTTP or GraphQL is a customer; only `orders-admin` passes `role`."""
     users = uow.users
     if await users.get_by_email(data.email) is not None:
         raise EmailAlreadyRegistered
-    user = User(email=data.email, password_hash=await hasher.hash(data.password.get_secret_value()))
+    user = User(
+        email=data.email,
+        password_hash=await hasher.hash(data.password.get_secret_value()),
+        role=role,
+    )
     try:
         # The unique index settles a race between two registrations of one email.
         async with uow.session.begin_nested():
@@ -50,10 +65,15 @@ async def issue_token(
     email: str,
     password: str,
     client_ip: str,
+    scope: str | None = None,
     limiter: RateLimiter | None = None,
     limits: LoginLimits | None = None,
 ) -> AccessToken:
     """Check the credentials and issue an access token.
+
+    The token carries the OAuth2 scopes of the user's role (`granted_scopes`), or the fewer ones
+    `scope` asks for; asking for one the role lacks raises `InvalidScope` (after the credentials
+    are checked, so it reveals nothing about an account to someone without its password).
 
     An unknown email costs the same password check as a wrong password, and both raise the same
     `InvalidCredentials`, so neither the answer nor its timing reveals which emails exist.
@@ -74,12 +94,72 @@ async def issue_token(
     user = await uow.users.get_by_email(email) if is_storable(email) else None
     if not await hasher.verify(password, user.password_hash if user else None) or user is None:
         raise InvalidCredentials
-    return tokens.issue(user_id=user.id)
+    return tokens.issue(user_id=user.id, scopes=granted_scopes(user.role, scope))
 
 
 async def get_users(*, uow: UnitOfWork, user_ids: Sequence[int]) -> dict[int, User]:
     """The users among `user_ids` that exist, by id, in one query (for batched lookups)."""
     return {user.id: user for user in await uow.users.get_many(user_ids)}
+
+
+async def get_profile(*, uow: UnitOfWork, user_id: int) -> UserProfile:
+    """The caller's own account; `InvalidToken` when a valid token's account no longer exists."""
+    user = await uow.users.get(user_id)
+    if user is None:
+        msg = "The token's account no longer exists"
+        raise InvalidToken(msg)
+    return UserProfile.model_validate(user)
+
+
+async def require_staff(*, uow: UnitOfWork, roles: RoleCache, token: VerifiedToken) -> None:
+    """Let a staff-only operation go ahead, or raise `StaffOnly`: the token must carry
+    `orders:manage` and its user must be staff now (as read at most `ROLE_CACHE_SECONDS` ago)."""
+    if not await acts_as_staff(uow=uow, roles=roles, token=token):
+        raise StaffOnly
+
+
+async def acts_as_staff(*, uow: UnitOfWork, roles: RoleCache, token: VerifiedToken) -> bool:
+    """Whether the token's holder acts as staff now. A token without `orders:manage` (every
+    customer's) is answered without looking anything up."""
+    if not token.manages_orders:
+        return False
+    return await roles.role_of(token.user_id, uow.users.role_of) is Role.STAFF
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChange:
+    """What an operator's command did to an account."""
+
+    user: User
+    # False when the account already had the role (doing it twice is harmless).
+    changed: bool
+    # True when the command created the account.
+    created: bool = False
+
+
+async def set_role(*, uow: UnitOfWork, email: str, role: Role) -> RoleChange:
+    """Give the account with `email` (any letter case) `role`; `UnknownUser` when none has it.
+
+    Takes effect at once for new tokens, and within `ROLE_CACHE_SECONDS` for tokens already
+    issued (staff-only operations read the role, not the token)."""
+    user = await uow.users.get_by_email(email) if is_storable(email) else None
+    if user is None:
+        raise UnknownUser(email)
+    if user.role is role:
+        return RoleChange(user=user, changed=False)
+    user.role = role
+    await uow.session.flush()
+    return RoleChange(user=user, changed=True)
+
+
+async def create_staff(*, uow: UnitOfWork, hasher: PasswordHasher, data: UserCreate) -> RoleChange:
+    """A staff account with `data`'s email and password (registration's rules); an account that
+    already has the email is made staff instead, its password unchanged."""
+    try:
+        user = await register_user(uow=uow, hasher=hasher, data=data, role=Role.STAFF)
+    except EmailAlreadyRegistered:
+        return await set_role(uow=uow, email=data.email, role=Role.STAFF)
+    return RoleChange(user=user, changed=True, created=True)
 
 
 def _account_identity(email: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,12 +20,32 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from domain.users.errors import InvalidToken
+from domain.users.roles import SCOPE_MANAGE, SCOPE_ORDERS
 from domain.users.schemas import AccessToken
 from infra.settings import AuthSettings
 
 ALGORITHM = "RS256"
 _REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]
 _VERIFIED_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """What a valid access token says: whose it is, until when, and its OAuth2 scopes."""
+
+    user_id: int
+    # A Unix time: long-lived connections end then.
+    expires_at: float
+    scopes: frozenset[str]
+
+    @property
+    def manages_orders(self) -> bool:
+        """The token may act as staff (`orders:manage`) if its user still is staff (`RoleCache`)."""
+        return SCOPE_MANAGE in self.scopes
+
+
+# Tokens issued before scopes existed carry none: they were customers' tokens.
+_SCOPES_OF_UNSCOPED_TOKENS = frozenset({SCOPE_ORDERS})
 
 
 def _read_key(path: Path, what: str) -> bytes:
@@ -50,8 +72,8 @@ class TokenService:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._lifetime = timedelta(minutes=settings.access_token_expire_minutes)
-        # token -> (user id, expiry as a Unix time); oldest entries are dropped first.
-        self._verified: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        # token -> what it says; oldest entries are dropped first.
+        self._verified: OrderedDict[str, VerifiedToken] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: AuthSettings) -> TokenService:
@@ -61,7 +83,7 @@ class TokenService:
             settings=settings,
         )
 
-    def issue(self, *, user_id: int) -> AccessToken:
+    def issue(self, *, user_id: int, scopes: Sequence[str]) -> AccessToken:
         now = int(time.time())
         expires_in = int(self._lifetime.total_seconds())
         claims = {
@@ -72,19 +94,26 @@ class TokenService:
             "iss": self._issuer,
             "aud": self._audience,
             "jti": uuid.uuid4().hex,
+            # OAuth2 scopes, space-separated (RFC 9068 §2.2.3).
+            "scope": " ".join(scopes),
         }
         token = jwt.encode(claims, self._private_key, algorithm=ALGORITHM)
-        return AccessToken(access_token=token, expires_in=expires_in)
+        return AccessToken(access_token=token, expires_in=expires_in, scope=" ".join(scopes))
 
     def verify(self, token: str) -> int:
         """The user id the token was issued to; raises `InvalidToken` for anything else."""
-        return self.verify_until(token)[0]
+        return self.verify_token(token).user_id
 
     def verify_until(self, token: str) -> tuple[int, float]:
         """`verify`, and when the token expires (a Unix time): long-lived connections end then."""
+        verified = self.verify_token(token)
+        return verified.user_id, verified.expires_at
+
+    def verify_token(self, token: str) -> VerifiedToken:
+        """Everything the token says; raises `InvalidToken` unless it is valid."""
         remembered = self._verified.get(token)
         if remembered is not None:
-            if time.time() < remembered[1]:
+            if time.time() < remembered.expires_at:
                 return remembered
             del self._verified[token]
         try:
@@ -96,7 +125,16 @@ class TokenService:
                 issuer=self._issuer,
                 options={"require": _REQUIRED_CLAIMS},
             )
-            verified = (int(claims["sub"]), float(claims["exp"]))
+            scope = claims.get("scope")
+            if scope is not None and not isinstance(scope, str):
+                raise TypeError
+            verified = VerifiedToken(
+                user_id=int(claims["sub"]),
+                expires_at=float(claims["exp"]),
+                scopes=frozenset(scope.split())
+                if scope is not None
+                else _SCOPES_OF_UNSCOPED_TOKENS,
+            )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken from exc
         if len(self._verified) >= _VERIFIED_CACHE_SIZE:

@@ -1,0 +1,1 @@
+"""`orders-admin`: the operators' command line (roles today; one module per group of subcommands)."""
