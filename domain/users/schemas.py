@@ -13,9 +13,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from domain.users.strength import weakness
-
 from domain.users.roles import Role
+from domain.users.strength import weakness
 
 PASSWORD_MIN_LENGTH = 8
 # Argon2 accepts any length; the bound keeps one request from costing a large hash input.

@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from domain.limits import spend
 from domain.uow import UnitOfWork
 from domain.users.errors import (
+    AccountGone,
     EmailAlreadyRegistered,
     InvalidCredentials,
-    InvalidToken,
     StaffOnly,
     UnknownUser,
 )
@@ -103,11 +103,10 @@ async def get_users(*, uow: UnitOfWork, user_ids: Sequence[int]) -> dict[int, Us
 
 
 async def get_profile(*, uow: UnitOfWork, user_id: int) -> UserProfile:
-    """The caller's own account; `InvalidToken` when a valid token's account no longer exists."""
+    """The caller's own account; `AccountGone` when a valid token's account no longer exists."""
     user = await uow.users.get(user_id)
     if user is None:
-        msg = "The token's account no longer exists"
-        raise InvalidToken(msg)
+        raise AccountGone
     return UserProfile.model_validate(user)
 
 
