@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
@@ -139,8 +139,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _known_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    # Connection-level failures (refused, timed out, pool exhausted) mean "down", not "bug".
-    for error_type in (OperationalError, InterfaceError, PoolTimeoutError, OSError):
+    # Connection-level failures (refused, timed out, pool exhausted) mean "down", not "bug"; other
+    # driver errors are looked at by edge.errors.kind_of (a failover's shutdown or read-only errors).
+    for error_type in (OperationalError, InterfaceError, PoolTimeoutError, OSError, DBAPIError):
         app.add_exception_handler(error_type, _known_error)
     # Anything else is a bug; never Starlette's plain-text page (or, in debug, its traceback).
     app.add_exception_handler(Exception, _unexpected)

@@ -93,6 +93,7 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
                 rabbitmq=settings.rabbitmq,
                 database=settings.database,
                 session_factory=services.session_factory,
+                reconcile=settings.reconcile,
             )
             app.state.outbox_backlog = OutboxBacklog(services)
             app.state.readiness = Readiness(

@@ -11,13 +11,14 @@ from pydantic import Field, model_validator
 from edge.settings import LiveSettings
 from graph.settings import GraphQLSettings
 from infra.settings import Environment, Settings
-from relay.settings import OutboxSettings
+from relay.settings import OutboxSettings, ReconcileSettings
 
 
 class ApiProcessSettings(Settings):
     """Everything `uvicorn --factory api.main:create_app` reads."""
 
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
 

@@ -34,7 +34,7 @@ async def consume(settings: ConsumerProcessSettings) -> None:
         loop.add_signal_handler(signum, stopping.set)
 
     broker = create_broker(
-        redis_url=settings.redis.url,
+        redis=settings.redis,
         settings=settings.taskiq,
         max_connections=min(settings.consumer.prefetch_count, 50),
     )

@@ -34,7 +34,7 @@ from domain.orders.schemas import OrderChange, OrderEventOut
 from edge.settings import LiveSettings
 from infra.live import live_channel
 from infra.metrics import LIVE_SUBSCRIPTIONS
-from infra.redis import RedisBreaker
+from infra.redis import RedisBreaker, redis_client
 from infra.retry import Outage, pause
 from infra.settings import RedisSettings
 
@@ -252,8 +252,8 @@ class LiveHub:
 
     async def _listen(self) -> None:
         # Its own connection without the request path's short timeout: it waits for messages.
-        client = Redis.from_url(
-            self._redis_settings.url, socket_connect_timeout=2, health_check_interval=10
+        client = redis_client(
+            self._redis_settings, socket_connect_timeout=2, health_check_interval=10
         )
         outage = Outage(
             logger, failing="live events: redis subscription lost", recovered="live events back"

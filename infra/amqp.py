@@ -23,6 +23,7 @@ from aio_pika.abc import (
 )
 from aiormq.exceptions import AMQPConnectionError
 from pamqp.common import FieldTable
+from yarl import URL
 
 from infra.retry import Outage, pause
 from infra.settings import RabbitMQSettings
@@ -82,12 +83,14 @@ CONNECT_ERRORS = (OSError, AMQPConnectionError, asyncio.TimeoutError)
 async def connect(
     settings: RabbitMQSettings, *, stopping: asyncio.Event
 ) -> AbstractRobustConnection | None:
-    """A robust connection, waiting for RabbitMQ as long as it takes (None if asked to stop first).
+    """A robust connection to the first node that answers (RABBITMQ_URLS in turn, as long as it
+    takes; None if asked to stop first), which moves to the next node whenever it loses its own.
 
     Once connected, aio-pika reconnects by itself and restores channels, declarations and consumers;
-    only the first attempt needs this loop.
+    `_follow_nodes` only changes the address it reconnects to.
     """
     interval = settings.reconnect_interval_seconds
+    nodes = NodeRing(settings.node_urls())
     outage = Outage(
         logger,
         failing="RabbitMQ unreachable",
@@ -96,13 +99,82 @@ async def connect(
         max_delay=interval,
     )
     while not stopping.is_set():
+        url = nodes.current
         try:
-            connection = await aio_pika.connect_robust(
-                settings.url, reconnect_interval=interval, timeout=10
-            )
+            connection = await aio_pika.connect_robust(url, reconnect_interval=interval, timeout=10)
         except CONNECT_ERRORS as exc:
-            await pause(outage.failed(exc), stopping)
+            nodes.advance()
+            # A whole turn of the ring without a node: that is the outage, logged once.
+            if nodes.at_start:
+                await pause(outage.failed(exc), stopping)
         else:
             outage.recovered()
+            if len(nodes) > 1 and isinstance(connection, aio_pika.RobustConnection):
+                _follow_nodes(connection, nodes, interval=interval)
             return connection
     return None
+
+
+class NodeRing:
+    """The cluster's node URLs, and the one to try next."""
+
+    def __init__(self, urls: list[str]) -> None:
+        if not urls:
+            msg = "no RabbitMQ URL"
+            raise ValueError(msg)
+        self._urls = urls
+        self._index = 0
+
+    def __len__(self) -> int:
+        return len(self._urls)
+
+    @property
+    def current(self) -> str:
+        return self._urls[self._index]
+
+    @property
+    def at_start(self) -> bool:
+        return self._index == 0
+
+    def advance(self) -> str:
+        self._index = (self._index + 1) % len(self._urls)
+        return self.current
+
+
+def _follow_nodes(
+    connection: aio_pika.RobustConnection, nodes: NodeRing, *, interval: float
+) -> None:
+    """Point the robust connection at the next node when it loses its own, and again after every
+    `interval` it stays disconnected (its own reconnection loop retries the address it was given:
+    aio-pika knows one node only, mosquito/aio-pika#141). `url` is the public attribute that loop
+    reads at each attempt."""
+
+    def next_node(*_: object) -> None:
+        if connection.is_closed:
+            return
+        connection.url = URL(nodes.advance())
+        logger.info("RabbitMQ: connection lost; next attempt to %s", _without_password(nodes))
+
+    connection.close_callbacks.add(next_node)
+
+    async def watch() -> None:
+        while not connection.is_closed:
+            await asyncio.sleep(interval)
+            # Still down after an attempt's pause: that node is not coming back yet, try another.
+            if not connection.connected.is_set() and not connection.is_closed:
+                await asyncio.sleep(interval)
+                if not connection.connected.is_set() and not connection.is_closed:
+                    next_node()
+
+    task = asyncio.get_running_loop().create_task(watch(), name="amqp-follow-nodes")
+    _WATCHERS.add(task)
+    task.add_done_callback(_WATCHERS.discard)
+
+
+# Strong references to the watchers (the loop keeps only weak ones); each ends with its connection.
+_WATCHERS: set[asyncio.Task[None]] = set()
+
+
+def _without_password(nodes: NodeRing) -> str:
+    url = URL(nodes.current)
+    return str(url.with_password("******")) if url.password else str(url)

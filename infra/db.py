@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
 import orjson
 import sqlalchemy
@@ -124,5 +125,27 @@ def create_sync_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def asyncpg_dsn(settings: DatabaseSettings) -> str:
-    """The plain libpq-style DSN asyncpg takes (the SQLAlchemy URL without its driver suffix)."""
-    return make_url(settings.url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The plain libpq-style DSN asyncpg (and libpq: psql, pg_dump) takes: the SQLAlchemy URL without
+    its driver suffix. A multi-host URL (`?host=a:5432&host=b:5432`, SQLAlchemy's spelling) becomes
+    `a:5432,b:5432` in the address (libpq's and asyncpg's spelling; asyncpg reads only the last of
+    several `host` parameters); `target_session_attrs` and every other parameter stay."""
+    url = make_url(settings.url).set(drivername="postgresql")
+    hosts = url.query.get("host")
+    if not isinstance(hosts, tuple):
+        return url.render_as_string(hide_password=False)
+    user = quote(url.username or "", safe="")
+    if url.password is not None:
+        user += ":" + quote(str(url.password), safe="")
+    query = urlencode([(key, value) for key, value in _query_items(url.query) if key != "host"])
+    return (
+        f"postgresql://{user}{'@' if user else ''}{','.join(hosts)}/{quote(url.database or '')}"
+        + (f"?{query}" if query else "")
+    )
+
+
+def _query_items(query: Mapping[str, str | tuple[str, ...]]) -> list[tuple[str, str]]:
+    return [
+        (key, item)
+        for key, value in query.items()
+        for item in (value if isinstance(value, tuple) else (value,))
+    ]

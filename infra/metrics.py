@@ -29,6 +29,11 @@ OUTBOX_BACKLOG = Gauge(
 EVENTS_PUBLISHED = Counter(
     "orders_events_published_total", "Events confirmed by RabbitMQ", ["event"]
 )
+EVENTS_REPUBLISHED = Counter(
+    "orders_events_republished_total",
+    "Events published again by the reconciler: published, not processed within the deadline",
+    ["event"],
+)
 EVENTS_CONSUMED = Counter(
     "orders_events_consumed_total", "Events taken by the consumer", ["outcome"]
 )

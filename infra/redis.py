@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis import Redis as SyncRedis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.sentinel import Sentinel as SyncSentinel
 
 from infra.metrics import REDIS_FAILURES
 from infra.retry import Outage
@@ -27,13 +31,85 @@ T = TypeVar("T")
 
 
 def create_redis(settings: RedisSettings, *, max_connections: int = 64) -> Redis:
-    return Redis.from_url(
-        settings.url,
+    """The request path's client: short timeouts, no retries (the breaker decides)."""
+    return redis_client(
+        settings,
         socket_timeout=settings.socket_timeout_seconds,
         socket_connect_timeout=settings.socket_timeout_seconds,
         retry=Retry(NoBackoff(), 0),
         max_connections=max_connections,
     )
+
+
+def redis_client(settings: RedisSettings, **options: Any) -> Redis:
+    """An asyncio client of the primary: REDIS_URL's node, or the one the Sentinels name (asked again
+    at each new connection, so a client follows a failover by itself). `options` are the client's."""
+    if not settings.sentinels:
+        return Redis.from_url(settings.url, **options)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        settings.sentinel_addresses(),
+        sentinel_kwargs=_sentinel_options(settings, options),
+        **_node_options(settings),
+    )
+    client: Redis = sentinel.master_for(settings.sentinel_master, redis_class=Redis, **options)
+    return client
+
+
+def sync_redis_client(settings: RedisSettings, **options: Any) -> SyncRedis:
+    """`redis_client`, blocking (for code in worker threads)."""
+    if not settings.sentinels:
+        return SyncRedis.from_url(settings.url, **options)
+    sentinel = SyncSentinel(  # type: ignore[no-untyped-call]
+        settings.sentinel_addresses(),
+        sentinel_kwargs=_sentinel_options(settings, options),
+        **_node_options(settings),
+    )
+    client: SyncRedis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        settings.sentinel_master, redis_class=SyncRedis, **options
+    )
+    return client
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool (the primary's address asked of the Sentinels) that waits for a free
+    connection like the `BlockingConnectionPool` taskiq-redis builds, instead of failing."""
+
+
+def blocking_pool(
+    settings: RedisSettings, *, max_connections: int, **options: Any
+) -> BlockingConnectionPool:
+    """A waiting connection pool of the primary, for taskiq's broker (infra/taskq.py)."""
+    if not settings.sentinels:
+        pool: BlockingConnectionPool = BlockingConnectionPool.from_url(
+            settings.url, max_connections=max_connections, **options
+        )
+        return pool
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        settings.sentinel_addresses(), sentinel_kwargs=_sentinel_options(settings, options)
+    )
+    return BlockingSentinelConnectionPool(  # type: ignore[no-untyped-call]
+        settings.sentinel_master,
+        sentinel,
+        max_connections=max_connections,
+        **_node_options(settings),
+        **options,
+    )
+
+
+def _node_options(settings: RedisSettings) -> dict[str, Any]:
+    """What REDIS_URL says besides the address: user, password, database."""
+    parsed = parse_url(settings.url)
+    return {key: parsed[key] for key in ("username", "password", "db") if key in parsed}
+
+
+def _sentinel_options(settings: RedisSettings, options: dict[str, Any]) -> dict[str, Any]:
+    # Asking a Sentinel is bounded like a command to the primary.
+    sentinel_options: dict[str, Any] = {
+        key: options[key] for key in ("socket_timeout", "socket_connect_timeout") if key in options
+    }
+    if settings.sentinel_password.get_secret_value():
+        sentinel_options["password"] = settings.sentinel_password.get_secret_value()
+    return sentinel_options
 
 
 class RedisBreaker:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -76,17 +76,50 @@ class RedisSettings(BaseSettings):
     key_prefix: str = "orders:"
     # A request never waits longer than this on Redis; past it the cache is skipped.
     socket_timeout_seconds: float = Field(default=0.1, gt=0)
+    # Sentinels (host:port, comma-separated) that name the primary of `sentinel_master`; when set,
+    # every process finds the primary through them and `url` gives only the password and database.
+    sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    sentinel_master: str = "orders"
+    # The Sentinels' own password (their requirepass); empty when they have none.
+    sentinel_password: SecretStr = SecretStr("")
+
+    _split_sentinels = field_validator("sentinels", mode="before")(_split_commas)
+
+    @field_validator("sentinels")
+    @classmethod
+    def _host_and_port(cls, sentinels: list[str]) -> list[str]:
+        for sentinel in sentinels:
+            host, _, port = sentinel.rpartition(":")
+            if not host or not port.isdigit():
+                msg = f"REDIS_SENTINELS: {sentinel!r} is not host:port"
+                raise ValueError(msg)
+        return sentinels
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return [
+            (host.strip("[]"), int(port))
+            for host, _, port in (sentinel.rpartition(":") for sentinel in self.sentinels)
+        ]
 
 
 class RabbitMQSettings(BaseSettings):
     model_config = settings_group("RABBITMQ_")
 
     url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # The nodes of a cluster, comma-separated AMQP URLs: a connection that fails moves to the next one.
+    # When set, it replaces `url`.
+    urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Pause between reconnection attempts while RabbitMQ is unreachable.
     reconnect_interval_seconds: float = Field(default=1.0, gt=0)
     # Deliveries of one message before the quorum queue dead-letters it. A queue argument: publisher
     # and consumer must agree, and changing it on an existing queue needs the queue re-created.
     delivery_limit: int = Field(default=10, ge=1)
+
+    _split_urls = field_validator("urls", mode="before")(_split_commas)
+
+    def node_urls(self) -> list[str]:
+        """Every node to try, in order: RABBITMQ_URLS, else RABBITMQ_URL alone."""
+        return self.urls or [self.url]
 
 
 class TaskQueueSettings(BaseSettings):
@@ -164,7 +197,7 @@ class Settings(BaseModel):
             for name, url in (
                 ("DATABASE_URL", self.database.url),
                 ("REDIS_URL", self.redis.url),
-                ("RABBITMQ_URL", self.rabbitmq.url),
+                *(("RABBITMQ_URLS", url) for url in self.rabbitmq.node_urls()),
             )
             if urlsplit(url).password in _WEAK_PASSWORDS
         ]

@@ -35,8 +35,9 @@ from taskiq import AckableMessage, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.message import BrokerMessage
 from taskiq_redis import RedisStreamBroker
 
+from infra.redis import blocking_pool
 from infra.retry import Outage, pause
-from infra.settings import TaskQueueSettings
+from infra.settings import RedisSettings, TaskQueueSettings
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +46,16 @@ XREAD_BLOCK_MS = 1000
 
 
 class ReliableStreamBroker(RedisStreamBroker):
-    def __init__(self, *, url: str, settings: TaskQueueSettings, max_connections: int) -> None:
+    def __init__(
+        self, *, redis: RedisSettings, settings: TaskQueueSettings, max_connections: int
+    ) -> None:
         self._reclaim_idle_ms = round(settings.reclaim_idle_seconds * 1000)
+        connection_options: dict[str, Any] = {
+            "socket_connect_timeout": 5,
+            "socket_timeout": XREAD_BLOCK_MS / 1000 + 5,
+        }
         super().__init__(
-            url=url,
+            url=redis.url,
             queue_name=settings.stream,
             consumer_group_name=settings.consumer_group,
             # Unique per process: a restarted worker must not inherit the dead one's identity
@@ -62,8 +69,12 @@ class ReliableStreamBroker(RedisStreamBroker):
             xread_count=10,
             unacknowledged_batch_size=10,
             max_connection_pool_size=max_connections,
-            socket_connect_timeout=5,
-            socket_timeout=XREAD_BLOCK_MS / 1000 + 5,
+            **connection_options,
+        )
+        # REDIS_URL's node, or the primary the Sentinels name (REDIS_SENTINELS): every command of
+        # this broker goes through this pool.
+        self.connection_pool = blocking_pool(
+            redis, max_connections=max_connections, **connection_options
         )
         self.dead_stream = f"{settings.stream}:dead"
         self._max_deliveries = settings.max_deliveries
@@ -266,6 +277,6 @@ class _LeaveFailedTasksPending(TaskiqMiddleware):
 
 
 def create_broker(
-    *, redis_url: str, settings: TaskQueueSettings, max_connections: int = 20
+    *, redis: RedisSettings, settings: TaskQueueSettings, max_connections: int = 20
 ) -> ReliableStreamBroker:
-    return ReliableStreamBroker(url=redis_url, settings=settings, max_connections=max_connections)
+    return ReliableStreamBroker(redis=redis, settings=settings, max_connections=max_connections)

@@ -38,13 +38,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.events.models import OutboxEvent
 from domain.events.repository import OutboxRepository
+from domain.orders.events import NEW_ORDER
 from infra import amqp
 from infra.db import asyncpg_dsn, utcnow
-from infra.metrics import EVENTS_PUBLISHED
+from infra.metrics import EVENTS_PUBLISHED, EVENTS_REPUBLISHED
 from infra.retry import Outage, pause
 from infra.settings import DatabaseSettings, RabbitMQSettings
 from infra.tracing import context_from_traceparent
-from relay.settings import OutboxSettings
+from relay.settings import OutboxSettings, ReconcileSettings
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,11 @@ class OutboxRelay:
         listen_dsn: str,
         outbox: OutboxSettings,
         rabbitmq: RabbitMQSettings,
+        reconcile: ReconcileSettings | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self._reconcile = reconcile or ReconcileSettings()
+        self._last_reconcile = time.monotonic()
         self._listen_dsn = listen_dsn
         self._outbox = outbox
         self._rabbitmq = rabbitmq
@@ -127,6 +131,7 @@ class OutboxRelay:
                     self._outage.failed(exc)
                     await pause(self._rabbitmq.reconnect_interval_seconds, self._stopping)
                 await self._purge_if_due()
+                await self._reconcile_if_due()
         finally:
             self._connection = None
             await connection.close()
@@ -236,6 +241,34 @@ class OutboxRelay:
             if purged:
                 logger.info("outbox: purged %d published event(s) older than %s", purged, before)
 
+    async def _reconcile_if_due(self) -> None:
+        """Publish again every new_order published more than PROCESSING_DEADLINE_SECONDS ago and not
+        processed: its message, or the task the consumer made of it, was lost (a Redis primary
+        that died before its replica had the task). The worker's processed-event record keeps it
+        processed once, whatever the copies."""
+        deadline = self._reconcile.processing_deadline_seconds
+        now = time.monotonic()
+        if now - self._last_reconcile < min(deadline / 4, 60.0):
+            return
+        self._last_reconcile = now
+        try:
+            async with self._session_factory() as session, session.begin():
+                count = await OutboxRepository(session).republish_unprocessed(
+                    event_type=NEW_ORDER, published_before=utcnow() - timedelta(seconds=deadline)
+                )
+        except SQLAlchemyError:
+            logger.warning("outbox: reconciliation failed; retried later", exc_info=True)
+            return
+        if count:
+            EVENTS_REPUBLISHED.labels(NEW_ORDER).inc(count)
+            self._wake.set()
+            logger.warning(
+                "outbox: %d %s event(s) not processed %.0fs after publishing; published again",
+                count,
+                NEW_ORDER,
+                deadline,
+            )
+
     # --- commit-time wake-ups ---------------------------------------------------------------------
 
     async def _listen(self) -> None:
@@ -268,6 +301,7 @@ def start_outbox_relay(
     rabbitmq: RabbitMQSettings,
     database: DatabaseSettings,
     session_factory: async_sessionmaker[AsyncSession],
+    reconcile: ReconcileSettings | None = None,
 ) -> OutboxRelay | None:
     """The relay of this process, started (None when OUTBOX_RELAY_ENABLED is false)."""
     if not outbox.relay_enabled:
@@ -277,6 +311,7 @@ def start_outbox_relay(
         listen_dsn=asyncpg_dsn(database),
         outbox=outbox,
         rabbitmq=rabbitmq,
+        reconcile=reconcile,
     )
     relay.start()
     return relay

@@ -21,3 +21,13 @@ class OutboxSettings(BaseSettings):
     publish_timeout_seconds: float = Field(default=5.0, gt=0)
     # Published rows are deleted after this long (they are kept a while for audits and replays).
     retention_hours: float = Field(default=168, gt=0)
+
+
+class ReconcileSettings(BaseSettings):
+    """The reconciler in the relay: events published but never processed are published again."""
+
+    model_config = settings_group("")
+
+    # A new_order published this long ago and still not processed (its task lost with a Redis
+    # primary, say) is published again; the worker's processed-event record keeps it processed once.
+    processing_deadline_seconds: float = Field(default=300, gt=0)

@@ -6,12 +6,12 @@ runs `python -m worker` (see worker/main.py for why).
 
 from __future__ import annotations
 
-from redis import Redis
 from taskiq import TaskiqEvents, TaskiqState
 
 from domain.orders.events import PROCESS_NEW_ORDER_TASK
 from infra.db import create_sync_engine, create_sync_session_factory
 from infra.logs import configure_logging
+from infra.redis import sync_redis_client
 from infra.taskq import ReliableStreamBroker
 from infra.taskq import create_broker as create_stream_broker
 from infra.tracing import configure_tracing, instrument_broker
@@ -22,7 +22,7 @@ from worker.tasks import WorkerResources, process_new_order
 def create_broker(settings: WorkerProcessSettings | None = None) -> ReliableStreamBroker:
     settings = settings or get_worker_settings()
     broker = create_stream_broker(
-        redis_url=settings.redis.url,
+        redis=settings.redis,
         settings=settings.taskiq,
         # The listener, the heartbeat and the acknowledgements of finishing tasks.
         max_connections=min(settings.worker.concurrency, 50) + 2,
@@ -38,8 +38,8 @@ def create_broker(settings: WorkerProcessSettings | None = None) -> ReliableStre
         state.resources = WorkerResources(
             engine=engine,
             sessions=create_sync_session_factory(engine),
-            redis=Redis.from_url(
-                settings.redis.url,
+            redis=sync_redis_client(
+                settings.redis,
                 socket_timeout=settings.redis.socket_timeout_seconds,
                 socket_connect_timeout=settings.redis.socket_timeout_seconds,
             ),

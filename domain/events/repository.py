@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import FromClause, Insert, Table, bindparam, delete, func, select, update
+from sqlalchemy import (
+    FromClause,
+    Insert,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -85,6 +95,21 @@ class OutboxRepository:
             await self._session.execute(
                 update(OutboxEvent).where(OutboxEvent.id.in_(event_ids)).values(published_at=at)
             )
+
+    async def republish_unprocessed(self, *, event_type: str, published_before: datetime) -> int:
+        """Mark pending again the events of `event_type` published before `published_before` and
+        still not processed (no `processed_events` row): the relay publishes them once more."""
+        unprocessed = ~exists().where(ProcessedEvent.event_id == OutboxEvent.id)
+        result = await self._session.execute(
+            update(OutboxEvent)
+            .where(
+                OutboxEvent.event_type == event_type,
+                OutboxEvent.published_at < published_before,
+                unprocessed,
+            )
+            .values(published_at=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def purge_published_before(self, *, before: datetime) -> int:
         result = await self._session.execute(

@@ -118,7 +118,7 @@ def new_order_event(correlation_id: str | None = None) -> NewOrderEvent:
 
 async def enqueue(settings: Settings, *events: NewOrderEvent) -> None:
     """Put tasks on the stream the way the consumer does."""
-    broker = create_broker(redis_url=settings.redis.url, settings=settings.taskiq)
+    broker = create_broker(redis=settings.redis, settings=settings.taskiq)
     await broker.startup()
     try:
         for event in events:
