@@ -3,6 +3,17 @@
 from domain.events.models import OutboxEvent, ProcessedEvent
 from domain.orders.models import IdempotencyKey, Order
 from domain.users.models import User
+from domain.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookOrderCursor
 from infra.db import Base
 
-__all__ = ["Base", "IdempotencyKey", "Order", "OutboxEvent", "ProcessedEvent", "User"]
+__all__ = [
+    "Base",
+    "IdempotencyKey",
+    "Order",
+    "OutboxEvent",
+    "ProcessedEvent",
+    "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookOrderCursor",
+]

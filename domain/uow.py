@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from domain.events.repository import OutboxRepository
 from domain.orders.repository import OrderEventRepository, OrderRepository
 from domain.users.repository import UserRepository
+from domain.webhooks.repository import WebhookRepository
 from infra.db import AutocommitReads
 from infra.live import LivePublisher
 
@@ -66,6 +67,10 @@ class UnitOfWork:
     @property
     def users(self) -> UserRepository:
         return UserRepository(self.session)
+
+    @property
+    def webhooks(self) -> WebhookRepository:
+        return WebhookRepository(self.session)
 
     @property
     def outbox(self) -> OutboxRepository:

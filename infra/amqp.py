@@ -6,6 +6,11 @@ channel) a re-declaration whose arguments differ.
 
     exchange "orders" (direct, durable) --new_order--> queue "new_order" (quorum)
         rejected or over the delivery limit --> exchange "orders.dlx" --> queue "new_order.dlq"
+    exchange "orders" --order.created, order.status_changed, order.processed--> queue "webhooks"
+        (quorum; the webhook dispatcher's) --> exchange "orders.dlx" --> queue "webhooks.dlq"
+
+Every order event of an order's history is published (by the outbox relay) under its type; the
+`webhooks` queue takes them all, whether or not the dispatcher runs yet, so none is lost.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ DEAD_LETTER_EXCHANGE = "orders.dlx"
 NEW_ORDER_QUEUE = "new_order"
 NEW_ORDER_ROUTING_KEY = "new_order"
 NEW_ORDER_DEAD_LETTER_QUEUE = "new_order.dlq"
+WEBHOOKS_QUEUE = "webhooks"
+WEBHOOKS_DEAD_LETTER_QUEUE = "webhooks.dlq"
+ORDER_EVENT_ROUTING_KEYS = ("order.created", "order.status_changed", "order.processed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +51,25 @@ class Topology:
     exchange: AbstractExchange
     queue: AbstractQueue
     dead_letter_queue: AbstractQueue
+    webhooks_queue: AbstractQueue
 
 
 def new_order_queue_arguments(settings: RabbitMQSettings) -> FieldTable:
+    return _quorum_queue_arguments(settings, NEW_ORDER_DEAD_LETTER_QUEUE)
+
+
+def webhooks_queue_arguments(settings: RabbitMQSettings) -> FieldTable:
+    return _quorum_queue_arguments(settings, WEBHOOKS_DEAD_LETTER_QUEUE)
+
+
+def _quorum_queue_arguments(settings: RabbitMQSettings, dead_letter_queue: str) -> FieldTable:
     return {
         # Replicated, durable, and with a delivery counter: a message that keeps failing (a consumer
         # crashing on it) stops after `delivery_limit` attempts instead of looping forever.
         "x-queue-type": "quorum",
         "x-delivery-limit": settings.delivery_limit,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-        "x-dead-letter-routing-key": NEW_ORDER_DEAD_LETTER_QUEUE,
+        "x-dead-letter-routing-key": dead_letter_queue,
         # Dead-lettering that cannot lose the message on the way to the DLQ (needs reject-publish).
         "x-dead-letter-strategy": "at-least-once",
         "x-overflow": "reject-publish",
@@ -73,7 +90,22 @@ async def declare_topology(channel: AbstractChannel, settings: RabbitMQSettings)
         NEW_ORDER_QUEUE, durable=True, arguments=new_order_queue_arguments(settings)
     )
     await queue.bind(exchange, routing_key=NEW_ORDER_ROUTING_KEY)
-    return Topology(exchange=exchange, queue=queue, dead_letter_queue=dead_letter_queue)
+
+    webhooks_dead_letters = await channel.declare_queue(
+        WEBHOOKS_DEAD_LETTER_QUEUE, durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await webhooks_dead_letters.bind(dlx, routing_key=WEBHOOKS_DEAD_LETTER_QUEUE)
+    webhooks_queue = await channel.declare_queue(
+        WEBHOOKS_QUEUE, durable=True, arguments=webhooks_queue_arguments(settings)
+    )
+    for routing_key in ORDER_EVENT_ROUTING_KEYS:
+        await webhooks_queue.bind(exchange, routing_key=routing_key)
+    return Topology(
+        exchange=exchange,
+        queue=queue,
+        dead_letter_queue=dead_letter_queue,
+        webhooks_queue=webhooks_queue,
+    )
 
 
 # What a failed first connection attempt raises (refused, reset, DNS, handshake).

@@ -42,6 +42,26 @@ LIVE_SUBSCRIPTIONS = Gauge(
     "orders_live_subscriptions", "Live subscriptions (GraphQL and SSE) open in this API process"
 )
 
+WEBHOOK_DELIVERIES = Counter(
+    "webhook_deliveries_total",
+    "Webhook delivery attempts by outcome (succeeded, retry, failed, gone, refused)",
+    ["outcome"],
+)
+WEBHOOK_DELIVERY_SECONDS = Histogram(
+    "webhook_delivery_seconds",
+    "Time of one webhook delivery attempt, connect to answer",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+WEBHOOK_PENDING = Gauge(
+    "webhook_deliveries_pending", "Webhook deliveries not yet succeeded or failed"
+)
+WEBHOOK_DISABLED = Gauge("webhook_endpoints_disabled", "Webhook endpoints currently disabled")
+WEBHOOK_ENDPOINTS_DISABLED = Counter(
+    "webhook_endpoint_disablements_total",
+    "Webhook endpoints the service disabled (410 Gone, too many failed deliveries)",
+    ["reason"],
+)
+
 
 def serve_metrics(port: int) -> None:
     """For the processes without an HTTP server of their own (consumer, worker)."""

@@ -174,6 +174,53 @@ class CacheSettings(BaseSettings):
     ttl_seconds: int = Field(default=300, ge=1)
 
 
+def _seconds_list(value: object) -> object:
+    """ "5s,5m,30m,2h" (or plain seconds) as a list of seconds."""
+    if not isinstance(value, str):
+        return value
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    steps: list[float] = []
+    for part in (part.strip() for part in value.split(",")):
+        if not part:
+            continue
+        unit = part[-1].lower()
+        steps.append(float(part[:-1]) * units[unit] if unit in units else float(part))
+    return steps
+
+
+class WebhookSettings(BaseSettings):
+    """Webhook endpoints (the API) and their deliveries (the `webhooks` process)."""
+
+    model_config = settings_group("WEBHOOK_")
+
+    # After a rotation, deliveries are signed with the old secret too for this long.
+    secret_overlap_seconds: float = Field(default=86400, ge=0)
+    # One attempt (connect, send, answer) may take this long; past it, it is retried.
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # The waits before each retry, in order; after the last one fails the delivery is `failed`.
+    retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    )
+    # Consecutive failed deliveries after which an endpoint is disabled.
+    disable_after_failures: int = Field(default=20, ge=1)
+    # http:// URLs in production (https:// is required otherwise).
+    allow_http: bool = False
+    # Loopback, private, link-local... targets: development and tests only (refused in production).
+    allow_private_targets: bool = False
+    # Succeeded deliveries are deleted after this many days.
+    log_retention_days: float = Field(default=30, gt=0)
+
+    _split_schedule = field_validator("retry_schedule", mode="before")(_seconds_list)
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _non_negative_steps(cls, steps: list[float]) -> list[float]:
+        if any(step < 0 for step in steps):
+            msg = "WEBHOOK_RETRY_SCHEDULE steps must be >= 0"
+            raise ValueError(msg)
+        return steps
+
+
 class Settings(BaseModel):
     """The groups every process shares, one attribute each. A process's own groups live next to it, in a
     subclass (`api.settings`, `consumer.settings`, `worker.settings`); tests pass groups explicitly."""
@@ -186,6 +233,7 @@ class Settings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Self:
@@ -205,6 +253,8 @@ class Settings(BaseModel):
             problems.append("CORS_ORIGINS must list origins, not *")
         if any(_is_everyone(proxy) for proxy in self.app.trusted_proxies):
             problems.append("TRUSTED_PROXIES must list proxies, not * or a whole-internet range")
+        if self.webhooks.allow_private_targets:
+            problems.append("WEBHOOK_ALLOW_PRIVATE_TARGETS is for development and tests only")
         # The JWT keys are checked by the api's root (api/settings.py): no other process reads them.
         if problems:
             msg = "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)

@@ -91,7 +91,10 @@ async def clean_db(db_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     yield db_engine
     async with db_engine.begin() as connection:
         await connection.execute(
-            text("TRUNCATE users, orders, outbox_events, processed_events RESTART IDENTITY CASCADE")
+            text(
+                "TRUNCATE users, orders, outbox_events, processed_events, webhook_endpoints,"
+                " webhook_order_cursors RESTART IDENTITY CASCADE"
+            )
         )
 
 

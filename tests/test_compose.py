@@ -22,7 +22,7 @@ from consumer.settings import ConsumerProcessSettings
 from worker.settings import WorkerProcessSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-APP_SERVICES = {"api", "consumer", "worker"}
+APP_SERVICES = {"api", "consumer", "worker", "webhooks"}
 SERVERS = {"postgres", "redis", "rabbitmq", "pgadmin", "redisinsight"}
 # Started only with `--profile observability`.
 OBSERVABILITY = {"otel-collector", "jaeger"}

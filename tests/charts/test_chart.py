@@ -22,7 +22,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from infra.amqp import NEW_ORDER_QUEUE
+from infra.amqp import NEW_ORDER_QUEUE, WEBHOOKS_QUEUE
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "orders"
@@ -264,7 +264,7 @@ def test_consumer_and_worker_liveness_is_their_compose_healthcheck(
     manifests: dict[str, list[Manifest]],
 ) -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    for name in ("consumer", "worker"):
+    for name in ("consumer", "worker", "webhooks"):
         healthcheck = compose["services"][name]["healthcheck"]["test"]
         [container] = pod_spec(one(manifests["default"], "Deployment", name))["containers"]
         assert container["livenessProbe"]["exec"]["command"] == healthcheck[1:], name
@@ -357,7 +357,7 @@ def test_every_pod_is_hardened_and_bounded(
         assert "emptyDir" in tmp, name
         [mount] = [mount for mount in container["volumeMounts"] if mount["name"] == "tmp"]
         assert mount["mountPath"] == POD_TMP, name
-        if container["name"] in ("consumer", "worker"):
+        if container["name"] in ("consumer", "worker", "webhooks"):
             assert env_of(container)["HEARTBEAT_DIR"] == mount["mountPath"], name
 
 
@@ -416,9 +416,19 @@ def test_consumer_scales_on_the_new_order_queue_and_worker_on_the_stream_backlog
     scaled = {doc["spec"]["scaleTargetRef"]["name"]: doc for doc in find(docs, "ScaledObject")}
     consumer = one(docs, "Deployment", "consumer")
     worker = one(docs, "Deployment", "worker")
-    assert set(scaled) == {consumer["metadata"]["name"], worker["metadata"]["name"]}
+    webhooks = one(docs, "Deployment", "webhooks")
+    assert set(scaled) == {
+        consumer["metadata"]["name"],
+        worker["metadata"]["name"],
+        webhooks["metadata"]["name"],
+    }
     assert "replicas" not in consumer["spec"]
     assert "replicas" not in worker["spec"]
+    assert "replicas" not in webhooks["spec"]
+    [webhooks_trigger] = scaled[webhooks["metadata"]["name"]]["spec"]["triggers"]
+    assert webhooks_trigger["type"] == "rabbitmq"
+    assert webhooks_trigger["metadata"]["queueName"] == WEBHOOKS_QUEUE
+    assert webhooks_trigger["metadata"]["mode"] == "QueueLength"
 
     consumer_scaler = scaled[consumer["metadata"]["name"]]
     [trigger] = consumer_scaler["spec"]["triggers"]
@@ -458,9 +468,9 @@ def test_without_keda_or_autoscaling_replicas_are_fixed(
     assert find(docs, "HorizontalPodAutoscaler") == []
     replicas = {
         name: one(docs, "Deployment", name)["spec"]["replicas"]
-        for name in ("api", "consumer", "worker")
+        for name in ("api", "consumer", "worker", "webhooks")
     }
-    assert replicas == {"api": 2, "consumer": 1, "worker": 1}
+    assert replicas == {"api": 2, "consumer": 1, "worker": 1, "webhooks": 1}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -468,10 +478,14 @@ def test_grace_periods_cover_the_processes_own_shutdown(
     scenario: str, manifests: dict[str, list[Manifest]]
 ) -> None:
     docs = manifests[scenario]
-    for name in ("consumer", "worker"):
+    for name, prefix in (
+        ("consumer", "CONSUMER"),
+        ("worker", "WORKER"),
+        ("webhooks", "WEBHOOK_DISPATCHER"),
+    ):
         deployment = one(docs, "Deployment", name)
         [container] = pod_spec(deployment)["containers"]
-        grace = float(env_of(container)[f"{name.upper()}_SHUTDOWN_GRACE_SECONDS"])
+        grace = float(env_of(container)[f"{prefix}_SHUTDOWN_GRACE_SECONDS"])
         # The process's own grace, then closing connections (the broker's shutdown is bounded to 5 s).
         assert pod_spec(deployment)["terminationGracePeriodSeconds"] >= grace + 5, name
         assert "lifecycle" not in container, name  # SIGTERM itself starts their drain

@@ -167,6 +167,7 @@ def test_the_readme_steps_bring_every_service_to_healthy(stack: Stack, shared: S
         "api",
         "consumer",
         "worker",
+        "webhooks",
         "postgres",
         "redis",
         "rabbitmq",
@@ -192,7 +193,7 @@ def test_only_the_apis_app_user_can_read_the_private_key_and_nothing_was_chmodde
     owner, uid = in_api.splitlines()
     assert owner == "orders 400"
     assert uid.split()[1:] == ["10001"] * 4  # uvicorn runs as the app user, root dropped
-    for service in ("consumer", "worker"):
+    for service in ("consumer", "worker", "webhooks"):
         stack.compose(
             "exec", "-T", service, "sh", "-c", "test ! -e /run/keys && test ! -e /run/secrets"
         )
@@ -299,7 +300,7 @@ async def test_the_admin_uis_answer_on_localhost(stack: Stack, shared: Shared) -
 
 
 def test_every_log_line_of_the_app_containers_is_json(stack: Stack, shared: Shared) -> None:
-    for service in ("api", "consumer", "worker"):
+    for service in ("api", "consumer", "worker", "webhooks"):
         logs = stack.logs(service)
         records = [json.loads(line) for line in logs.stderr]  # any other line fails here
         assert records, service

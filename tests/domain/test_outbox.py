@@ -42,12 +42,15 @@ async def test_creating_an_order_writes_its_new_order_event_in_the_same_transact
     async with clean_db.connect() as connection:
         rows = (
             await connection.execute(
-                select(OutboxEvent).where(OutboxEvent.payload["order_id"].astext == order["id"])
+                select(OutboxEvent)
+                .where(OutboxEvent.payload["order_id"].astext == order["id"])
+                .order_by(OutboxEvent.event_type)
             )
         ).all()
-    assert len(rows) == 1
+    # The new_order event for the worker, and the order's first history event for webhooks.
+    assert [row.event_type for row in rows] == ["new_order", "order.created"]
+    assert rows[1].payload == {"order_id": order["id"], "seq": 1, "correlation_id": "req-outbox-1"}
     row = rows[0]
-    assert row.event_type == "new_order"
     assert row.published_at is None
     assert row.payload == {
         "event_id": str(row.id),

@@ -62,6 +62,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "orders.command.worker" -}}
 ["sh", "-c", "exec python -m worker"]
 {{- end }}
+{{- define "orders.command.webhooks" -}}
+["sh", "-c", "exec python -m dispatcher"]
+{{- end }}
 
 {{/* Everything every app container shares: the environment, the security context, /tmp. */}}
 {{- define "orders.pod" -}}

@@ -1,0 +1,1 @@
+"""The `webhooks` process: order events from RabbitMQ → signed deliveries to webhook endpoints."""

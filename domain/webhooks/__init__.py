@@ -1,0 +1,1 @@
+"""Webhooks: endpoints other systems register, and the signed deliveries of order events to them."""
