@@ -1,7 +1,7 @@
 """webhooks: endpoints, deliveries (with their attempt log), and every order event into the outbox
 
 Revision ID: 20261206_webhooks
-Revises: 20261130_order_history
+Revises: 20261206_staff_roles
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261206_webhooks"
-down_revision: str | None = "20261130_order_history"
+down_revision: str | None = "20261206_staff_roles"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

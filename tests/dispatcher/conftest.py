@@ -102,10 +102,10 @@ async def customer(base_url: str) -> dict[str, str]:
     email = f"hooks-{uuid.uuid4().hex[:8]}@example.com"
     async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
         registered = await client.post(
-            "/register/", json={"email": email, "password": "pw-123456789"}
+            "/register/", json={"email": email, "password": "Webhook-tests-pass-8372!"}
         )
         assert registered.status_code == 201, registered.text
-        token = await client.post("/token", data={"username": email, "password": "pw-123456789"})
+        token = await client.post("/token", data={"username": email, "password": "Webhook-tests-pass-8372!"})
         return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
