@@ -105,7 +105,9 @@ async def customer(base_url: str) -> dict[str, str]:
             "/register/", json={"email": email, "password": "Webhook-tests-pass-8372!"}
         )
         assert registered.status_code == 201, registered.text
-        token = await client.post("/token", data={"username": email, "password": "Webhook-tests-pass-8372!"})
+        token = await client.post(
+            "/token", data={"username": email, "password": "Webhook-tests-pass-8372!"}
+        )
         return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
