@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from domain.orders.cache import OrderCache
 from domain.uow import UnitOfWork
 from domain.users import service as users
 from domain.users.errors import InvalidToken
 from domain.users.tokens import VerifiedToken
+from edge.order_cache import OrderCache
 from edge.resources import Resources
 
 

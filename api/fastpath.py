@@ -2,8 +2,8 @@
 
 A cached read is the most frequent request this service gets, and most of its cost was framework
 overhead (routing, dependency solving) rather than work. This ASGI layer skips only that: it calls
-the same domain operation as the route (`orders.service.get_order`), spends the same rate limit (in
-the same Redis round trip as the cache read, edge/order_reads.py), and answers with the route's own
+the same read as the route (`edge.order_cache.read_order`), spends the same rate limit (in
+the same Redis round trip as the cache read, `CountedOrderCache`), and answers with the route's own
 response builder and error table. What it does not handle (no or bad token, a malformed id, any
 other path) falls through untouched to the FastAPI route, which documents the whole behaviour in the
 OpenAPI; tests/api/test_fastpath.py shows both answer byte for byte the same.
@@ -19,10 +19,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import known_error_response
 from api.routes.orders import order_read_response
-from domain.orders import service
 from domain.users.errors import InvalidToken
 from edge.auth import authorization_header, bearer_token, rate_limit_identity, request_header
-from edge.order_reads import CountedOrderCache
+from edge.order_cache import read_order
 from edge.ratelimit import rate_limit_headers
 from edge.resources import Resources
 from edge.scope import ROUTE_TEMPLATE
@@ -51,13 +50,11 @@ class CachedOrderFastPath:
             order_id = uuid.UUID(order_id_text)
         except (InvalidToken, ValueError):
             return False
-        cache = CountedOrderCache(resources, identity=rate_limit_identity(user_id, ""))
+        cache = resources.counted_order_cache(rate_limit_identity(user_id, ""))
         scope[ROUTE_TEMPLATE] = "/orders/{order_id}/"
         try:
             async with resources.unit_of_work(read_only=True) as uow:
-                read = await service.get_order(
-                    uow=uow, cache=cache, user_id=user_id, order_id=order_id
-                )
+                read = await read_order(uow=uow, cache=cache, user_id=user_id, order_id=order_id)
         except Exception as exc:
             error_response = known_error_response(exc)
             if error_response is None:  # a bug: the app's last-resort handler answers it

@@ -28,9 +28,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from domain.orders import history
-from domain.orders import service as orders
 from domain.orders.errors import TooManyLiveSubscriptions
 from domain.orders.schemas import OrderChange, OrderEventOut
+from edge.order_cache import read_order
 from edge.settings import LiveSettings
 from infra.live import live_channel
 from infra.metrics import LIVE_SUBSCRIPTIONS
@@ -319,7 +319,7 @@ async def order_changes(
         last_seq: dict[uuid.UUID, int] = {}
         if order_id is not None:
             async with resources.unit_of_work(read_only=True) as uow:
-                await orders.get_order(
+                await read_order(
                     uow=uow, cache=resources.order_cache, user_id=user_id, order_id=order_id
                 )
         yield None

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.orders.cache import OrderCache
 from domain.uow import UnitOfWork
 from domain.users.passwords import PasswordHasher
 from domain.users.roles import RoleCache
 from domain.users.service import LoginLimits
 from domain.users.tokens import TokenService
 from edge.live import LiveHub
+from edge.order_cache import CountedOrderCache, OrderCache
 from edge.settings import LiveSettings
 from infra.db import create_engine, create_session_factory
 from infra.live import LivePublisher
@@ -79,6 +79,12 @@ class Resources:
         if read_only:
             return UnitOfWork(self.read_session_factory, read_engine=self.read_engine)
         return UnitOfWork(self.session_factory, live=self.live_publisher)
+
+    def counted_order_cache(self, identity: str) -> CountedOrderCache:
+        """The order cache, read together with a unit of `identity`'s default rate limit."""
+        return CountedOrderCache(
+            self.order_cache, self.limiter, self.rate_limits.default, identity=identity
+        )
 
 
 @asynccontextmanager

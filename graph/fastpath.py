@@ -7,9 +7,9 @@ cached REST read. A query of this one shape, the one a frontend's order page sen
 - its document (by text, or by persisted-query hash, graph/persisted.py) is compiled once: validated
   with the endpoint's own rules, priced by graph/cost.py, reduced to the fields to copy;
 - each request then does what the REST fast path does: the bearer token, one Redis round trip for
-  the rate limit and the cached order together (edge/order_reads.py), the domain's
-  `orders.service.get_order`, the same objects the resolver builds (`Order.from_domain`) completed
-  with the schema's own serialisers, the same error shaping (graph/errors.py) and JSON encoding.
+  the rate limit and the cached order together (`edge.order_cache.CountedOrderCache`), the same
+  `edge.order_cache.read_order` as the resolver, the same objects it builds (`Order.from_domain`)
+  completed with the schema's own serialisers, the same error shaping (graph/errors.py) and JSON encoding.
 
 What it does not handle (no or bad token, any other document, a field with a resolver such as
 `owner` or `history`, a variable that is not a UUID string, a hash this process has not seen, any
@@ -49,10 +49,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry import Schema
 
 from domain.errors import RateLimitExceeded
-from domain.orders import service
 from domain.users.errors import InvalidToken
 from edge.auth import authorization_header, bearer_token, rate_limit_identity, request_header
-from edge.order_reads import CountedOrderCache
+from edge.order_cache import read_order
 from edge.ratelimit import rate_limit_headers, rejection_headers
 from edge.resources import Resources
 from edge.scope import ROUTE_TEMPLATE
@@ -153,14 +152,12 @@ class GraphQLFastPath:
         except InvalidToken:
             return False
         scope[ROUTE_TEMPLATE] = self.path
-        cache = CountedOrderCache(resources, identity=rate_limit_identity(user_id, ""))
+        cache = resources.counted_order_cache(rate_limit_identity(user_id, ""))
         headers: dict[str, str] = {}
         answer: dict[str, Any]
         try:
             async with resources.unit_of_work(read_only=True) as uow:
-                read = await service.get_order(
-                    uow=uow, cache=cache, user_id=user_id, order_id=order_id
-                )
+                read = await read_order(uow=uow, cache=cache, user_id=user_id, order_id=order_id)
         except RateLimitExceeded as exc:
             # As graph/app.py refuses it: before the document counts, so it is priced at 0.
             refused = shape_error(GraphQLError(str(exc), original_error=exc))

@@ -26,6 +26,7 @@ from domain.users.errors import InvalidToken
 from domain.users.schemas import UserCreate, UserProfile
 from edge.auth import rate_limit_identity
 from edge.live import order_changes
+from edge.order_cache import read_order
 from graph.context import GraphContext
 from graph.types import CreateOrderInput, Order, OrderEvent, Token, User
 from graph.types import OrderPage as OrderPageType
@@ -45,7 +46,7 @@ async def order(info: Info, id: uuid.UUID) -> Order | None:
     context = info.context
     user_id = context.require_user()
     async with context.unit_of_work(read_only=True) as uow:
-        read = await orders.get_order(
+        read = await read_order(
             uow=uow, cache=context.resources.order_cache, user_id=user_id, order_id=id
         )
     return Order.from_domain(read.order())
@@ -77,7 +78,7 @@ async def orders_list(
     after: str | None = strawberry.UNSET,
 ) -> list[Order]:
     page = await _list_orders(info, user_id, limit, after or None)
-    return [Order.from_domain(order) for order in page.items]
+    return [Order.from_domain(order) for order in page.orders]
 
 
 async def orders_page(
@@ -161,7 +162,7 @@ async def update_order_status(
             status=status,
             expected_version=None if expected_version is strawberry.UNSET else expected_version,
         )
-    return Order.from_domain(updated.order)
+    return Order.from_domain(updated)
 
 
 _AFTER_SEQ = TypeAdapter(Annotated[int, Field(ge=0, le=MAX_EVENT_SEQ, title="afterSeq")])

@@ -13,12 +13,14 @@ from typing import Any
 
 import strawberry
 
+from domain.orders import records
 from domain.orders import schemas as orders
 from domain.orders import service as order_service
 from domain.orders.status import OrderEventKind as DomainOrderEventKind
 from domain.orders.status import OrderStatus as DomainOrderStatus
 from domain.users import schemas as users
 from domain.users.roles import Role as DomainRole
+from edge.order_cache import read_order
 from graph.context import GraphContext
 
 OrderStatus = strawberry.enum(
@@ -107,7 +109,7 @@ class OrderItem:
     price: Decimal
 
     @classmethod
-    def from_domain(cls, item: orders.OrderItemOut) -> OrderItem:
+    def from_domain(cls, item: records.OrderLine) -> OrderItem:
         return cls(
             product_id=item.product_id,
             name=item.name,
@@ -148,7 +150,7 @@ class Order:
     )
 
     @classmethod
-    def from_domain(cls, order: orders.OrderOut) -> Order:
+    def from_domain(cls, order: records.OrderRecord) -> Order:
         return cls(
             id=order.id,
             user_id=order.user_id,
@@ -173,7 +175,7 @@ class Order:
 async def _event_order(root: OrderEvent, info: strawberry.Info[GraphContext, None]) -> Order:
     context = info.context
     async with context.unit_of_work(read_only=True) as uow:
-        read = await order_service.get_order(
+        read = await read_order(
             uow=uow,
             cache=context.resources.order_cache,
             user_id=context.require_user(),
@@ -221,7 +223,7 @@ class OrderPage:
     @classmethod
     def from_domain(cls, page: order_service.OrderPage) -> OrderPage:
         return cls(
-            items=[Order.from_domain(order) for order in page.items],
+            items=[Order.from_domain(order) for order in page.orders],
             next_cursor=page.next_cursor,
         )
 

@@ -14,6 +14,7 @@ from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
 from api.schemas import ErrorBody, error_responses
 from domain.orders import history, service
+from domain.orders.records import OrderRecord
 from domain.orders.schemas import (
     DEFAULT_PAGE_SIZE,
     IDEMPOTENCY_KEY_MAX_LENGTH,
@@ -26,6 +27,8 @@ from domain.orders.schemas import (
     OrderOut,
     StatusUpdate,
 )
+from edge.order_cache import OrderRead, read_order
+from edge.order_json import order_json, orders_json
 
 router = SlashTolerantRouter(
     prefix="/orders", tags=["orders"], dependencies=[Depends(limit_per_user)]
@@ -96,15 +99,14 @@ async def create_order(
     response.headers["ETag"] = etag(created.order.version)
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return _written(created.body, response, status.HTTP_201_CREATED)
+    return _written(created.order, response, status.HTTP_201_CREATED)
 
 
-def _written(body: bytes, response: Response, status_code: int) -> Response:
-    """The answer to a write: the order's JSON as the domain built it (the bytes it cached), with
-    the headers set so far; returning the model instead would have FastAPI validate and serialise
-    it all over again."""
+def _written(order: OrderRecord, response: Response, status_code: int) -> Response:
+    """The answer to a write: the order's JSON, with the headers set so far (the record is not an
+    `OrderOut`: returning it would have FastAPI validate and serialise it through the model)."""
     return Response(
-        content=body,
+        content=order_json(order),
         status_code=status_code,
         media_type="application/json",
         headers=dict(response.headers),
@@ -149,14 +151,14 @@ async def get_order(
     # Reads open a read-only unit of work here rather than take the UoW dependency: a cache hit
     # needs no session at all, and a miss runs one statement in autocommit.
     async with resources.unit_of_work(read_only=True) as uow:
-        read = await service.get_order(
+        read = await read_order(
             uow=uow, cache=resources.order_cache, user_id=user_id, order_id=order_id
         )
     return order_read_response(read, response.headers, if_none_match)
 
 
 def order_read_response(
-    read: service.OrderRead, headers: Mapping[str, str], if_none_match: str | None
+    read: OrderRead, headers: Mapping[str, str], if_none_match: str | None
 ) -> Response:
     """The answer to a read of one order, here and on the fast path (api/fastpath.py): the cached
     bytes as they are, no parsing, no re-serialising; 304 without them when the client's copy is
@@ -215,8 +217,8 @@ async def update_order_status(
         status=data.status,
         expected_version=expected_version(if_match),
     )
-    response.headers["ETag"] = etag(updated.order.version)
-    return _written(updated.body, response, status.HTTP_200_OK)
+    response.headers["ETag"] = etag(updated.version)
+    return _written(updated, response, status.HTTP_200_OK)
 
 
 @router.get(
@@ -267,9 +269,9 @@ async def list_user_orders(
     if page.next_cursor is not None:
         next_url = request.url.include_query_params(limit=limit, cursor=page.next_cursor)
         response.headers["Link"] = f'<{next_url}>; rel="next"'
-    # Written once, straight from the rows: returning models would have FastAPI validate them again.
+    # Written from the records: returning them would have FastAPI validate them through the model.
     return Response(
-        content=page.body(),
+        content=orders_json(page.orders),
         media_type="application/json",
         headers=dict(response.headers),
     )

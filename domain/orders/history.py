@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from domain.orders.errors import OrderNotFound
 from domain.orders.models import Order
+from domain.orders.records import OrderRecord
 from domain.orders.repository import OrderEventRow, ProcessedOrderHistory
 from domain.orders.schemas import OrderChange, OrderEventOut
 from domain.orders.status import OrderEventKind, OrderStatus
@@ -35,7 +34,7 @@ def created(order: Order) -> OrderEventRow:
 
 
 async def record_status_change(
-    *, uow: UnitOfWork, order: Row[Any], previous_status: OrderStatus
+    *, uow: UnitOfWork, order: OrderRecord, previous_status: OrderStatus
 ) -> OrderEventRow:
     """Append STATUS_CHANGED to the history of `order`, which this unit of work has row-locked."""
     return await uow.order_events.append(

@@ -11,7 +11,6 @@ from sqlalchemy import (
     FromClause,
     Insert,
     Integer,
-    Row,
     Table,
     any_,
     bindparam,
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from domain.events.repository import OutboxRow, outbox_insert, outbox_values
 from domain.orders.models import IdempotencyKey, Order, OrderEvent
 from domain.orders.pagination import Position
+from domain.orders.records import OrderRecord, order_record
 from domain.orders.status import OrderEventKind, OrderStatus
 from domain.users.roles import Role
 from infra.db import Statements
@@ -193,7 +193,7 @@ class StatusChange:
 
     status: OrderStatus
     version: int
-    order: Row[Any] | None
+    order: OrderRecord | None
 
 
 class OrderRepository:
@@ -222,17 +222,21 @@ class OrderRepository:
         }
         return (await self._session.execute(_ADD_CLAIMED, values)).first() is not None
 
-    async def keyed(self, *, user_id: int, key: str) -> Row[Any] | None:
+    async def keyed(self, *, user_id: int, key: str) -> KeyedOrder | None:
         """The order `user_id`'s idempotency `key` created, with that request's `request_hash`."""
         result = await self._session.execute(_KEYED_ORDER, {"owner_id": user_id, "key": key})
-        return result.one_or_none()
+        row = result.one_or_none()
+        if row is None:
+            return None
+        return KeyedOrder(request_hash=row[0], order=order_record(row[1:]))
 
-    async def get_owned(self, *, order_id: uuid.UUID, user_id: int) -> Row[Any] | None:
-        """The order's columns (a Core row: reads need no ORM object, identity map or flush)."""
+    async def get_owned(self, *, order_id: uuid.UUID, user_id: int) -> OrderRecord | None:
+        """The order, if `user_id` owns it (read with Core: no ORM object, identity map or flush)."""
         result = await self._session.execute(
             _GET_OWNED, {"order_id": order_id, "owner_id": user_id}
         )
-        return result.one_or_none()
+        row = result.one_or_none()
+        return order_record(row) if row is not None else None
 
     async def change_status(
         self,
@@ -255,16 +259,20 @@ class OrderRepository:
             "expected_version": expected_version,
             "at": at,
         }
-        row = (await self._session.execute(_CHANGE_STATUS, params)).one_or_none()
+        row: Sequence[Any] | None = (
+            await self._session.execute(_CHANGE_STATUS, params)
+        ).one_or_none()
         if row is None:
             return None
-        # The row has the updated order's columns by name (all null when it was not updated).
-        order = row if row.id is not None else None
-        return StatusChange(status=row.found_status, version=row.found_version, order=order)
+        # The found status and version, then the updated order's columns (all null when it was not
+        # updated).
+        updated = row[2:]
+        order = order_record(updated) if updated[0] is not None else None
+        return StatusChange(status=row[0], version=row[1], order=order)
 
     async def list_for_user(
         self, *, user_id: int, limit: int, after: Position | None
-    ) -> Sequence[Row[Any]]:
+    ) -> list[OrderRecord]:
         """A page, newest first, by a keyset on (created_at, id): an index range scan of
         ix_orders_user_id_created_at_id at any depth."""
         if after is None:
@@ -279,7 +287,15 @@ class OrderRepository:
                 "after_id": after_id,
             }
             result = await self._session.execute(_LIST_AFTER, params)
-        return result.all()
+        return [order_record(row) for row in result]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedOrder:
+    """The order an Idempotency-Key created, and the fingerprint of the request that created it."""
+
+    request_hash: str
+    order: OrderRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,16 +9,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from domain.orders import history
-from domain.orders.bodies import order_body, orders_body
-from domain.orders.cache import OrderCacheSource
+from domain.orders.cache import OrderCacheWrites
 from domain.orders.errors import (
     IdempotencyKeyReused,
+    InvalidStatusTransition,
     OrderCacheUnavailable,
     OrderListForbidden,
     OrderNotFound,
@@ -27,67 +25,30 @@ from domain.orders.errors import (
 from domain.orders.events import new_order_event
 from domain.orders.models import Order
 from domain.orders.pagination import decode_cursor, encode_cursor
+from domain.orders.records import ORDER_COLUMNS, OrderRecord, order_record
 from domain.orders.repository import KeyClaim, OrderEventRow
-from domain.orders.schemas import (
-    ORDER_LIST,
-    IdempotencyKeyArgument,
-    OrderCreate,
-    OrderOut,
-)
-from domain.orders.status import OrderStatus, ensure_transition, moves_to
+from domain.orders.schemas import IdempotencyKeyArgument, OrderCreate
+from domain.orders.status import OrderStatus, moves_to
 from domain.uow import UnitOfWork
 from domain.users.errors import AccountGone
 from infra.db import utcnow
 from infra.tracing import annotate
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRead:
-    """An order as read for its owner: `body` is its representation (`OrderOut`) as JSON, the form
-    it is cached in, so a cache hit is answered without parsing or serialising anything; `version`
-    is the order's version that body shows (REST's ETag)."""
-
-    body: bytes
-    version: int
-    from_cache: bool
-
-    def order(self) -> OrderOut:
-        return OrderOut.model_validate({**json.loads(self.body), "version": self.version})
-
-
-@dataclass(frozen=True, slots=True)
-class WrittenOrder:
-    """An order as a write left it: its representation, and that representation as JSON (`body`),
-    built once: the cache stores these bytes and the client is answered with them."""
-
-    order: OrderOut
-    body: bytes
-
-
 def _after_commit(
-    uow: UnitOfWork, cache: OrderCacheSource | None, order: Order | Row[Any], event: OrderEventRow
-) -> WrittenOrder:
-    """The written order's representation; once (and only if) the transaction commits, the cache
-    gets it and the history `event` is announced to live subscribers (one Redis call for both)."""
-    out = OrderOut.model_validate(order)
-    body = out.model_dump_json().encode()
-    message = history.live_message(uow=uow, user_id=out.user_id, event=event)
+    uow: UnitOfWork, cache: OrderCacheWrites | None, order: OrderRecord, event: OrderEventRow
+) -> None:
+    """Once (and only if) the transaction commits, the cache gets the written order and the history
+    `event` is announced to live subscribers (one Redis call for both)."""
+    message = history.live_message(uow=uow, user_id=order.user_id, event=event)
     if cache is not None:
-        version = order.version
 
         async def refresh() -> None:
-            await cache.put(
-                order_id=out.id,
-                version=version,
-                user_id=out.user_id,
-                body=body,
-                then_publish=message,
-            )
+            await cache.store(order=order, then_publish=message)
 
         uow.after_commit(refresh)
     elif message is not None:
         history.announce(uow=uow, message=message)
-    return WrittenOrder(order=out, body=body)
 
 
 # How long an Idempotency-Key is remembered; afterwards the same key creates a new order.
@@ -96,9 +57,7 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 @dataclass(frozen=True, slots=True)
 class CreatedOrder:
-    order: OrderOut
-    # `order` as JSON, the answer's body.
-    body: bytes
+    order: OrderRecord
     # True when an earlier request with the same idempotency key created the order.
     replayed: bool
 
@@ -106,7 +65,7 @@ class CreatedOrder:
 async def create_order(
     *,
     uow: UnitOfWork,
-    cache: OrderCacheSource | None,
+    cache: OrderCacheWrites | None,
     user_id: int,
     data: OrderCreate,
     idempotency_key: str | None = None,
@@ -144,9 +103,8 @@ async def create_order(
         raise OrderNotFound
     if original.request_hash != fingerprint:
         raise IdempotencyKeyReused
-    annotate(order_id=original.id)
-    out = OrderOut.model_validate(original)
-    return CreatedOrder(order=out, body=out.model_dump_json().encode(), replayed=True)
+    annotate(order_id=original.order.id)
+    return CreatedOrder(order=original.order, replayed=True)
 
 
 # PostgreSQL's SQLSTATE for a foreign key violation: the order's `user_id` names no user.
@@ -166,10 +124,11 @@ def _owner_must_exist() -> Iterator[None]:
 
 
 def _created(
-    uow: UnitOfWork, cache: OrderCacheSource | None, order: Order, event: OrderEventRow
+    uow: UnitOfWork, cache: OrderCacheWrites | None, order: Order, event: OrderEventRow
 ) -> CreatedOrder:
-    written = _after_commit(uow, cache, order, event)
-    return CreatedOrder(order=written.order, body=written.body, replayed=False)
+    record = order_record([getattr(order, column) for column in ORDER_COLUMNS])
+    _after_commit(uow, cache, record, event)
+    return CreatedOrder(order=record, replayed=False)
 
 
 def _new_order(user_id: int, data: OrderCreate) -> Order:
@@ -193,38 +152,31 @@ def request_fingerprint(data: OrderCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def get_order(
-    *, uow: UnitOfWork, cache: OrderCacheSource | None, user_id: int, order_id: uuid.UUID
-) -> OrderRead:
-    """The order, if it belongs to `user_id`; otherwise `OrderNotFound` (never "it is someone else's").
+def ensure_readable(*, owner_id: int, user_id: int) -> None:
+    """Only the owner may read an order: `OrderNotFound` otherwise (never "it is someone else's").
+    The interfaces ask this of a cached copy; the database is asked for the owner's rows only."""
+    if owner_id != user_id:
+        raise OrderNotFound
 
-    Redis first; on a miss, PostgreSQL, then the cache is filled. The owner check applies to hits too.
-    """
+
+async def get_order(*, uow: UnitOfWork, user_id: int, order_id: uuid.UUID) -> OrderRecord:
+    """The order, if `user_id` may read it (`ensure_readable`); otherwise `OrderNotFound`."""
     annotate(order_id=order_id, user_id=user_id)
-    cached = await cache.get(order_id) if cache is not None else None
-    if cached is not None:
-        if not cached.readable_by(user_id):
-            raise OrderNotFound
-        return OrderRead(body=cached.body, version=cached.version, from_cache=True)
     order = await uow.orders.get_owned(order_id=order_id, user_id=user_id)
     if order is None:
         raise OrderNotFound
-    body = order_body(order)
-    if cache is not None:
-        # Versioned write: if a newer version was stored meanwhile, this older read is dropped.
-        await cache.put(order_id=order.id, version=order.version, user_id=user_id, body=body)
-    return OrderRead(body=body, version=order.version, from_cache=False)
+    return order
 
 
 async def update_status(
     *,
     uow: UnitOfWork,
-    cache: OrderCacheSource | None,
+    cache: OrderCacheWrites | None,
     user_id: int,
     order_id: uuid.UUID,
     status: OrderStatus,
     expected_version: int | None = None,
-) -> WrittenOrder:
+) -> OrderRecord:
     """Move the order to `status` if the rules allow it, and record the move in its history.
 
     The row is locked for the rest of the transaction, so of two concurrent moves the second sees the
@@ -248,36 +200,26 @@ async def update_status(
         if await uow.users.get(user_id) is None:
             raise AccountGone
         raise OrderNotFound
-    if change.order is None:  # refused: say why, by the same rules
+    if change.order is None:
+        # Refused: either the version moved on, or the rules (`moves_to`) do not allow the move.
         if expected_version is not None and change.version != expected_version:
             raise OrderVersionMismatch(current_version=change.version)
-        ensure_transition(change.status, status)
-        msg = f"status change of order {order_id} refused for no known reason"
-        raise AssertionError(msg)
+        raise InvalidStatusTransition(current=change.status.value, target=status.value)
     order = change.order
     event = await history.record_status_change(uow=uow, order=order, previous_status=change.status)
     if cache is not None and not await cache.invalidate(order_id=order.id, version=order.version):
         raise OrderCacheUnavailable
-    return _after_commit(uow, cache, order, event)
+    _after_commit(uow, cache, order, event)
+    return order
 
 
 @dataclass(frozen=True, slots=True)
 class OrderPage:
-    """One page of orders as read: their rows, written out by whichever interface answers, as
-    JSON (`body`, REST) or as models (`items`, GraphQL), so neither pays for the other's form."""
+    """One page of orders, newest first."""
 
-    rows: Sequence[Row[Any]]
+    orders: Sequence[OrderRecord]
     # Where the next page starts (None on the last page).
     next_cursor: str | None
-
-    @property
-    def items(self) -> list[OrderOut]:
-        # One call for the whole page: the loop over rows runs in pydantic-core, not in Python.
-        return ORDER_LIST.validate_python(self.rows, from_attributes=True)
-
-    def body(self) -> bytes:
-        """The page as the JSON of `list[OrderOut]`."""
-        return orders_body(self.rows)
 
 
 async def list_orders(
@@ -294,7 +236,7 @@ async def list_orders(
     if requester_id != user_id and not as_staff:
         raise OrderListForbidden
     after = decode_cursor(cursor) if cursor else None
-    rows = await uow.orders.list_for_user(user_id=user_id, limit=limit + 1, after=after)
-    page = rows[:limit]
-    next_cursor = encode_cursor((page[-1].created_at, page[-1].id)) if len(rows) > limit else None
-    return OrderPage(rows=page, next_cursor=next_cursor)
+    found = await uow.orders.list_for_user(user_id=user_id, limit=limit + 1, after=after)
+    page = found[:limit]
+    next_cursor = encode_cursor((page[-1].created_at, page[-1].id)) if len(found) > limit else None
+    return OrderPage(orders=page, next_cursor=next_cursor)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.orders.errors import InvalidStatusTransition
-
 
 class OrderStatus(StrEnum):
     PENDING = "PENDING"
@@ -33,11 +31,7 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 
 
 def moves_to(target: OrderStatus) -> frozenset[OrderStatus]:
-    """The statuses an order may move to `target` from (the same table, read the other way)."""
+    """The statuses an order may move to `target` from (the same table, read the other way): the
+    status change's SQL moves an order only from one of these, and a refused move is explained as
+    `InvalidStatusTransition` from the status it found (domain/orders/service.py)."""
     return frozenset(status for status, targets in ALLOWED_TRANSITIONS.items() if target in targets)
-
-
-def ensure_transition(current: OrderStatus, target: OrderStatus) -> None:
-    """Raise `InvalidStatusTransition` unless the rules allow moving from `current` to `target`."""
-    if target not in ALLOWED_TRANSITIONS[current]:
-        raise InvalidStatusTransition(current=current.value, target=target.value)

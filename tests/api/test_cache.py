@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from api.settings import ApiProcessSettings
-from domain.orders.cache import OrderCache
+from edge.order_cache import OrderCache
 from edge.resources import Resources
 from infra.live import LiveMessage
 from infra.settings import RedisSettings

@@ -1,14 +1,17 @@
 """The orders' reads on a read-only unit of work (Core statements on an autocommit connection, no
-session): real rows, written by domain/orders/bodies.py exactly as `OrderOut` writes them."""
+session): real rows, read into records and written by edge/order_json.py exactly as `OrderOut`
+writes the rows."""
 
 from __future__ import annotations
 
 import uuid
 
 import httpx
+from sqlalchemy import select
 
-from domain.orders.bodies import order_body, orders_body
+from domain.orders.models import Order
 from domain.orders.schemas import ORDER_LIST, OrderOut
+from edge.order_json import order_json, orders_json
 from edge.resources import Resources
 from tests.conftest import UserFactory
 from tests.conftest import order_body as new_order
@@ -28,12 +31,20 @@ async def test_rows_read_back_are_written_as_the_model_writes_them(
     async with app_state.unit_of_work(read_only=True) as uow:
         one = await uow.orders.get_owned(order_id=ids[0], user_id=user.id)
         page = await uow.orders.list_for_user(user_id=user.id, limit=10, after=None)
+    async with app_state.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(*Order.__table__.c)
+                .where(Order.user_id == user.id)
+                .order_by(Order.created_at.desc(), Order.id.desc())
+            )
+        ).all()
 
     assert one is not None
-    assert order_body(one) == OrderOut.model_validate(one).model_dump_json().encode()
-    assert [row.id for row in page] == ids[::-1]
-    assert orders_body(page) == ORDER_LIST.dump_json(
-        ORDER_LIST.validate_python(page, from_attributes=True)
+    assert order_json(one) == OrderOut.model_validate(rows[-1]).model_dump_json().encode()
+    assert [order.id for order in page] == ids[::-1]
+    assert orders_json(page) == ORDER_LIST.dump_json(
+        ORDER_LIST.validate_python(rows, from_attributes=True)
     )
 
 

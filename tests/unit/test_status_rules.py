@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.orders.errors import InvalidStatusTransition
-from domain.orders.status import OrderStatus, ensure_transition, moves_to
+from domain.orders.status import OrderStatus, moves_to
 
 ALLOWED = {
     (OrderStatus.PENDING, OrderStatus.PAID),
@@ -20,16 +19,11 @@ ALLOWED = {
 def test_only_the_four_moves_of_the_spec_are_allowed(
     current: OrderStatus, target: OrderStatus
 ) -> None:
-    if (current, target) in ALLOWED:
-        ensure_transition(current, target)
-    else:
-        with pytest.raises(InvalidStatusTransition, match=f"from {current} to {target}"):
-            ensure_transition(current, target)
+    assert (current in moves_to(target)) == ((current, target) in ALLOWED)
 
 
 def test_shipped_order_cannot_be_cancelled() -> None:
-    with pytest.raises(InvalidStatusTransition):
-        ensure_transition(OrderStatus.SHIPPED, OrderStatus.CANCELED)
+    assert OrderStatus.SHIPPED not in moves_to(OrderStatus.CANCELED)
 
 
 @pytest.mark.parametrize("target", list(OrderStatus))
