@@ -17,14 +17,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from types import ModuleType
 
-from admin import roles
+from admin import retention, roles
 from admin.base import EXIT_REFUSED, Admin, Command
 from admin.settings import AdminProcessSettings
 from domain.errors import DomainError
 from domain.uow import UnitOfWork
 from infra.db import create_engine, create_session_factory
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (roles,)
+COMMAND_MODULES: tuple[ModuleType, ...] = (roles, retention)
 
 
 def commands() -> list[Command]:

@@ -38,6 +38,11 @@ EVENTS_CONSUMED = Counter(
     "orders_events_consumed_total", "Events taken by the consumer", ["outcome"]
 )
 TASKS = Counter("orders_tasks_total", "Order-processing tasks run by the worker", ["outcome"])
+RETENTION_REMOVED = Counter(
+    "orders_retention_removed_total",
+    "Rows deleted by the retention purge (worker schedule or orders-admin purge)",
+    ["kind"],
+)
 LIVE_SUBSCRIPTIONS = Gauge(
     "orders_live_subscriptions", "Live subscriptions (GraphQL and SSE) open in this API process"
 )

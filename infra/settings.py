@@ -136,6 +136,21 @@ class TaskQueueSettings(BaseSettings):
     max_deliveries: int = Field(default=10, ge=1)
 
 
+class RetentionSettings(BaseSettings):
+    """How long bookkeeping rows are kept (domain/retention.py); orders and their history stay."""
+
+    model_config = settings_group("")
+
+    # Published outbox rows (kept for audits and replays).
+    outbox_retention_hours: float = Field(default=168, gt=0)
+    # Processed-event records; never before their outbox row is gone.
+    processed_events_retention_days: float = Field(default=30, gt=0)
+    # Idempotency keys; they answer retries for 24 hours, so never less.
+    idempotency_keys_retention_hours: float = Field(default=24, ge=24)
+    # How often the worker purges (each worker tries; one at a time does the work).
+    retention_interval_minutes: float = Field(default=60, gt=0)
+
+
 class AuthSettings(BaseSettings):
     model_config = settings_group("")
 
@@ -230,6 +245,7 @@ class Settings(BaseModel):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     rabbitmq: RabbitMQSettings = Field(default_factory=RabbitMQSettings)
     taskiq: TaskQueueSettings = Field(default_factory=TaskQueueSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)

@@ -51,7 +51,6 @@ logger = logging.getLogger(__name__)
 
 # The channel the outbox trigger (migration 2026_11_26_outbox) notifies on each insert.
 NOTIFY_CHANNEL = "outbox_events"
-PURGE_EVERY_SECONDS = 600.0
 
 tracer = trace.get_tracer(__name__)
 
@@ -81,7 +80,6 @@ class OutboxRelay:
             failing="outbox: publishing paused, events stay pending",
             recovered="outbox: publishing resumed",
         )
-        self._last_purge = 0.0
         self._connection: AbstractRobustConnection | None = None
 
     @property
@@ -130,7 +128,6 @@ class OutboxRelay:
                 except Exception as exc:  # any failure only delays the events: keep going
                     self._outage.failed(exc)
                     await pause(self._rabbitmq.reconnect_interval_seconds, self._stopping)
-                await self._purge_if_due()
                 await self._reconcile_if_due()
         finally:
             self._connection = None
@@ -225,21 +222,6 @@ class OutboxRelay:
             mandatory=True,
             timeout=self._outbox.publish_timeout_seconds,
         )
-
-    async def _purge_if_due(self) -> None:
-        now = time.monotonic()
-        if now - self._last_purge < PURGE_EVERY_SECONDS:
-            return
-        self._last_purge = now
-        before = utcnow() - timedelta(hours=self._outbox.retention_hours)
-        try:
-            async with self._session_factory() as session, session.begin():
-                purged = await OutboxRepository(session).purge_published_before(before=before)
-        except SQLAlchemyError:
-            logger.warning("outbox: purge of old published events failed", exc_info=True)
-        else:
-            if purged:
-                logger.info("outbox: purged %d published event(s) older than %s", purged, before)
 
     async def _reconcile_if_due(self) -> None:
         """Publish again every new_order published more than PROCESSING_DEADLINE_SECONDS ago and not

@@ -19,8 +19,6 @@ class OutboxSettings(BaseSettings):
     batch_size: int = Field(default=200, ge=1, le=10_000)
     # Longest wait for the broker's confirm of one publish; past it the batch is retried later.
     publish_timeout_seconds: float = Field(default=5.0, gt=0)
-    # Published rows are deleted after this long (they are kept a while for audits and replays).
-    retention_hours: float = Field(default=168, gt=0)
 
 
 class ReconcileSettings(BaseSettings):

@@ -26,6 +26,7 @@ from infra.logs import configure_logging
 from infra.metrics import serve_metrics
 from infra.taskq import ReliableStreamBroker
 from worker.broker import create_broker
+from worker.retention import purge_on_schedule
 from worker.settings import WorkerProcessSettings, get_worker_settings
 
 logger = logging.getLogger("worker")
@@ -51,10 +52,13 @@ async def serve(broker: ReliableStreamBroker, settings: WorkerProcessSettings) -
     logger.info("worker %s: %d concurrent tasks", broker.consumer_name, concurrency)
     # Liveness for the container healthcheck: fresh while the listener reaches Redis.
     heartbeat = asyncio.create_task(beat_forever("worker", lambda: broker.redis_reachable))
+    retention = asyncio.create_task(purge_on_schedule(settings, stop), name="retention")
     try:
         await receiver.listen(stop)
     finally:
         heartbeat.cancel()
+        stop.set()
+        await asyncio.gather(retention, return_exceptions=True)
         try:
             await asyncio.wait_for(broker.shutdown(), 5)
         finally:

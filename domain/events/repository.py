@@ -13,7 +13,6 @@ from sqlalchemy import (
     Insert,
     Table,
     bindparam,
-    delete,
     exists,
     func,
     select,
@@ -108,12 +107,6 @@ class OutboxRepository:
                 unprocessed,
             )
             .values(published_at=None)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-    async def purge_published_before(self, *, before: datetime) -> int:
-        result = await self._session.execute(
-            delete(OutboxEvent).where(OutboxEvent.published_at < before)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
