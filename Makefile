@@ -9,6 +9,7 @@ HELM := .tools/bin/helm
 CHECKOV := .tools/checkov/bin/checkov
 
 .PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-tracing bench-pipeline check-uv schema graphiql
+.PHONY: backup restore
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,6 +75,13 @@ bench-tracing: install keys  ## what tracing costs a cached read, per request an
 
 bench-pipeline: install keys  ## N orders (BENCH_ORDERS=2000) through the event pipeline: time to all processed, commit→task latency
 	$(UV) run python -m bench.pipeline
+
+backup: install  ## pg_dump (custom format) of DATABASE_URL's database into backups/orders-<UTC time>.dump
+	$(UV) run python -m scripts.backup backup
+
+restore: install  ## make restore FILE=backups/….dump: pg_restore into DATABASE_URL's database (created if missing)
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/orders-….dump"; exit 2; }
+	$(UV) run python -m scripts.backup restore "$(FILE)"
 
 schema: install  ## write the GraphQL schema (SDL) to graph/schema.graphql; a test checks it is current
 	$(UV) run python -m graph.export_schema
