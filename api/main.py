@@ -78,7 +78,9 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings, live=settings.live) as services:
+        async with open_resources(
+            settings, live=settings.live, order_rules=settings.order_rules
+        ) as services:
             app.state.resources = services
             if tracer_provider is not None and not instrumentation_disabled("redis"):
                 RedisInstrumentor.instrument_client(services.redis, tracer_provider=tracer_provider)

@@ -8,7 +8,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from edge.settings import LiveSettings
+from edge.settings import LiveSettings, OrderRulesSettings
 from graph.settings import GraphQLSettings
 from infra.settings import Environment, Settings
 from relay.settings import OutboxSettings, ReconcileSettings
@@ -21,6 +21,7 @@ class ApiProcessSettings(Settings):
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    order_rules: OrderRulesSettings = Field(default_factory=OrderRulesSettings)
 
     @model_validator(mode="after")
     def _keys_present_in_production(self) -> Self:

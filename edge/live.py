@@ -302,8 +302,11 @@ async def order_changes(
     after_seq: int | None = None,
     tick: float | None = None,
     ends_on_drain: bool,
+    as_staff: bool = False,
 ) -> AsyncGenerator[OrderChange | None, None]:
     """The changes of `user_id`'s order `order_id` (or of all their orders), live, in `seq` order.
+    `as_staff` (checked by the caller): any order's, with who did what; a customer sees a staff
+    action's role and note, not who acted.
 
     With `after_seq`, the stored events after it come first, then the live ones, with no gap and no
     duplicate in between. `OrderNotFound` if the order is not the user's; `TooManyLiveSubscriptions`
@@ -320,12 +323,16 @@ async def order_changes(
         if order_id is not None:
             async with resources.unit_of_work(read_only=True) as uow:
                 await read_order(
-                    uow=uow, cache=resources.order_cache, user_id=user_id, order_id=order_id
+                    uow=uow,
+                    cache=resources.order_cache,
+                    user_id=user_id,
+                    order_id=order_id,
+                    as_staff=as_staff,
                 )
         yield None
         if order_id is not None and after_seq is not None:
             last_seq[order_id] = after_seq
-            for event in await _stored_after(resources, user_id, order_id, after_seq):
+            for event in await _stored_after(resources, user_id, order_id, after_seq, as_staff):
                 last_seq[order_id] = event.seq
                 yield OrderChange(order_id=order_id, user_id=user_id, event=event)
         while True:
@@ -340,7 +347,9 @@ async def order_changes(
             if item is Signal.RESYNC:
                 pending = []
                 for known_order, known_seq in list(last_seq.items()):
-                    stored = await _stored_after(resources, user_id, known_order, known_seq)
+                    stored = await _stored_after(
+                        resources, user_id, known_order, known_seq, as_staff
+                    )
                     pending += [
                         OrderChange(order_id=known_order, user_id=user_id, event=event)
                         for event in stored
@@ -348,7 +357,7 @@ async def order_changes(
             else:
                 known = last_seq.get(item.order_id)
                 if known is not None and item.event.seq > known + 1:
-                    stored = await _stored_after(resources, user_id, item.order_id, known)
+                    stored = await _stored_after(resources, user_id, item.order_id, known, as_staff)
                     pending = [
                         OrderChange(order_id=item.order_id, user_id=user_id, event=event)
                         for event in stored
@@ -360,13 +369,13 @@ async def order_changes(
                 if known is not None and change.event.seq <= known:
                     continue  # already delivered (replayed, or filled in from the history)
                 last_seq[change.order_id] = change.event.seq
-                yield change
+                yield change if as_staff else change.seen_by_customer()
 
 
 async def _stored_after(
-    resources: Resources, user_id: int, order_id: uuid.UUID, after_seq: int
+    resources: Resources, user_id: int, order_id: uuid.UUID, after_seq: int, as_staff: bool
 ) -> list[OrderEventOut]:
     async with resources.unit_of_work(read_only=True) as uow:
         return await history.events_after(
-            uow=uow, user_id=user_id, order_id=order_id, after_seq=after_seq
+            uow=uow, user_id=user_id, order_id=order_id, after_seq=after_seq, as_staff=as_staff
         )

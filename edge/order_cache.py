@@ -230,16 +230,22 @@ class OrderRead:
 
 
 async def read_order(
-    *, uow: UnitOfWork, cache: OrderCacheReads | None, user_id: int, order_id: uuid.UUID
+    *,
+    uow: UnitOfWork,
+    cache: OrderCacheReads | None,
+    user_id: int,
+    order_id: uuid.UUID,
+    as_staff: bool = False,
 ) -> OrderRead:
-    """The order for `user_id`: Redis first, answered with the cached bytes if the domain's rules
-    let the caller read it; on a miss, the domain's `get_order`, then the cache is filled."""
+    """The order for `user_id` (`as_staff`: any order): Redis first, answered with the cached bytes
+    if the domain's rules let the caller read it; on a miss, the domain's `get_order`, then the
+    cache is filled (under the order's owner, whoever read it)."""
     cached = await cache.get(order_id) if cache is not None else None
     if cached is not None:
         annotate(order_id=order_id, user_id=user_id)
-        service.ensure_readable(owner_id=cached.user_id, user_id=user_id)
+        service.ensure_readable(owner_id=cached.user_id, user_id=user_id, as_staff=as_staff)
         return OrderRead(body=cached.body, version=cached.version, from_cache=True)
-    order = await service.get_order(uow=uow, user_id=user_id, order_id=order_id)
+    order = await service.get_order(uow=uow, user_id=user_id, order_id=order_id, as_staff=as_staff)
     body = order_json(order)
     if cache is not None:
         # Versioned write: if a newer version was stored meanwhile, this older read is dropped.

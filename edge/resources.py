@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from domain.orders.permissions import CustomerStatusChanges
 from domain.uow import UnitOfWork
 from domain.users.passwords import PasswordHasher
 from domain.users.roles import RoleCache
@@ -20,7 +21,7 @@ from domain.users.service import LoginLimits
 from domain.users.tokens import TokenService
 from edge.live import LiveHub
 from edge.order_cache import CountedOrderCache, OrderCache
-from edge.settings import LiveSettings
+from edge.settings import LiveSettings, OrderRulesSettings
 from infra.db import create_engine, create_session_factory
 from infra.live import LivePublisher
 from infra.ratelimit import RateLimiter, RateLimitRule
@@ -68,6 +69,8 @@ class Resources:
     live: LiveHub
     # Users' current roles, as staff-only operations check them (at most 5 s old).
     roles: RoleCache
+    # Which status moves customers may make (CUSTOMER_STATUS_CHANGES).
+    customer_moves: CustomerStatusChanges
 
     read_session_factory: async_sessionmaker[AsyncSession]
     # `engine` in AUTOCOMMIT, for read-only units of work.
@@ -88,7 +91,9 @@ class Resources:
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings, *, live: LiveSettings) -> AsyncIterator[Resources]:
+async def open_resources(
+    settings: Settings, *, live: LiveSettings, order_rules: OrderRulesSettings
+) -> AsyncIterator[Resources]:
     engine = create_engine(settings.database)
     redis = create_redis(settings.redis)
     breaker = RedisBreaker()
@@ -128,6 +133,7 @@ async def open_resources(settings: Settings, *, live: LiveSettings) -> AsyncIter
                 redis=redis, breaker=breaker, redis_settings=settings.redis, settings=live
             ),
             roles=RoleCache(),
+            customer_moves=order_rules.customer_status_changes,
         )
     finally:
         hasher.close()

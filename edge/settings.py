@@ -1,10 +1,12 @@
-"""Settings of what both interfaces share in the API process: live updates (LIVE_*)."""
+"""Settings of what both interfaces share in the API process: live updates (LIVE_*), the order
+rules a shop chooses (CUSTOMER_STATUS_CHANGES)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from domain.orders.permissions import CustomerStatusChanges
 from infra.settings import settings_group
 
 
@@ -19,3 +21,14 @@ class LiveSettings(BaseSettings):
     ping_interval_seconds: float = Field(default=15.0, gt=0)
     # On SIGTERM, how long live connections get to close (code 1001) before the server stops anyway.
     shutdown_grace_seconds: float = Field(default=5.0, gt=0)
+
+
+class OrderRulesSettings(BaseSettings):
+    """The order rules a shop chooses (domain/orders/permissions.py)."""
+
+    model_config = settings_group("")
+
+    # Which status moves customers may make on their own orders: `all` (the spec's PATCH) or
+    # `cancel` (only PENDING → CANCELED; paying and shipping are staff's). A shop whose payment
+    # provider confirms payments should choose `cancel`.
+    customer_status_changes: CustomerStatusChanges = CustomerStatusChanges.ALL

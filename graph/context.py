@@ -42,9 +42,9 @@ class Loaders:
     def __init__(self, context: GraphContext) -> None:
         self._context = context
         self.user: DataLoader[int, UserProfile | None] = DataLoader(load_fn=self._load_users)
-        # Keyed by (caller, order). Not cached: a WebSocket's context lives as long as the socket,
-        # and a history grows meanwhile.
-        self.history: DataLoader[tuple[int, uuid.UUID], list[OrderEventOut]] = DataLoader(
+        # Keyed by (caller, as staff, order). Not cached: a WebSocket's context lives as long as
+        # the socket, and a history grows meanwhile.
+        self.history: DataLoader[tuple[int, bool, uuid.UUID], list[OrderEventOut]] = DataLoader(
             load_fn=self._load_histories, cache=False
         )
 
@@ -57,17 +57,22 @@ class Loaders:
         ]
 
     async def _load_histories(
-        self, keys: Sequence[tuple[int, uuid.UUID]]
+        self, keys: Sequence[tuple[int, bool, uuid.UUID]]
     ) -> list[list[OrderEventOut]]:
-        found: dict[tuple[int, uuid.UUID], list[OrderEventOut]] = {}
+        found: dict[tuple[int, bool, uuid.UUID], list[OrderEventOut]] = {}
         async with self._context.unit_of_work(read_only=True) as uow:
-            for user_id in {user_id for user_id, _ in keys}:
-                order_ids = [order_id for owner, order_id in keys if owner == user_id]
+            for user_id, as_staff in {(user_id, as_staff) for user_id, as_staff, _ in keys}:
+                order_ids = [
+                    order_id for who, staff, order_id in keys if (who, staff) == (user_id, as_staff)
+                ]
                 histories = await history.order_histories(
-                    uow=uow, user_id=user_id, order_ids=order_ids
+                    uow=uow, user_id=user_id, order_ids=order_ids, as_staff=as_staff
                 )
                 found.update(
-                    {(user_id, order_id): events for order_id, events in histories.items()}
+                    {
+                        (user_id, as_staff, order_id): events
+                        for order_id, events in histories.items()
+                    }
                 )
         return [found[key] for key in keys]
 

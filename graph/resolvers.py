@@ -45,9 +45,14 @@ async def me(info: Info) -> User:
 async def order(info: Info, id: uuid.UUID) -> Order | None:
     context = info.context
     user_id = context.require_user()
+    as_staff = await context.acts_as_staff()
     async with context.unit_of_work(read_only=True) as uow:
         read = await read_order(
-            uow=uow, cache=context.resources.order_cache, user_id=user_id, order_id=id
+            uow=uow,
+            cache=context.resources.order_cache,
+            user_id=user_id,
+            order_id=id,
+            as_staff=as_staff,
         )
     return Order.from_domain(read.order())
 
@@ -150,9 +155,11 @@ async def update_order_status(
     id: uuid.UUID,
     status: OrderStatus,
     expected_version: int | None = strawberry.UNSET,
+    note: str | None = strawberry.UNSET,
 ) -> Order:
     context = info.context
     user_id = context.require_user()
+    as_staff = await context.acts_as_staff()
     async with context.unit_of_work() as uow:
         updated = await orders.update_status(
             uow=uow,
@@ -161,6 +168,9 @@ async def update_order_status(
             order_id=id,
             status=status,
             expected_version=None if expected_version is strawberry.UNSET else expected_version,
+            as_staff=as_staff,
+            note=None if note is strawberry.UNSET else note,
+            customer_moves=context.resources.customer_moves,
         )
     return Order.from_domain(updated)
 
@@ -177,6 +187,8 @@ async def _live(
     changes = order_changes(
         resources,
         user_id=user_id,
+        # Staff follow any order; every user's own orders (`myOrderEvents`) are their own.
+        as_staff=order_id is not None and await context.acts_as_staff(),
         order_id=order_id,
         after_seq=None if after_seq is None else _AFTER_SEQ.validate_python(after_seq),
         # The WebSocket is closed (1001) when the process stops; the subscription never completes.

@@ -39,8 +39,8 @@ class Query:
     )
     order: Order | None = strawberry.field(
         resolver=resolvers.order,
-        description="One of your orders, from the cache when possible; NOT_FOUND if unknown or "
-        "not yours.",
+        description="One of your orders (staff: any order), from the cache when possible; "
+        "NOT_FOUND if unknown or not yours.",
     )
     orders: list[Order] = strawberry.field(
         resolver=resolvers.orders_list,
@@ -76,8 +76,11 @@ class Mutation:
     update_order_status: Order = strawberry.mutation(
         resolver=resolvers.update_order_status,
         description="PENDING → PAID | CANCELED, PAID → SHIPPED | CANCELED; any other move is a "
-        "CONFLICT. With `expectedVersion` (an `Order.version` you read), only if the order is still "
-        "at that version; otherwise PRECONDITION_FAILED and nothing changes.",
+        "CONFLICT. Staff may move any order; a customer only their own, and with "
+        "CUSTOMER_STATUS_CHANGES=cancel only PENDING → CANCELED (other moves are FORBIDDEN). "
+        "`note` (1–500 characters after trimming) goes into the history. With `expectedVersion` "
+        "(an `Order.version` you read), only if the order is still at that version; otherwise "
+        "PRECONDITION_FAILED and nothing changes.",
     )
 
 
@@ -91,7 +94,8 @@ class Subscription:
 
     order_events: AsyncGenerator[OrderEvent, None] = strawberry.subscription(
         resolver=resolvers.order_events,
-        description="The changes of one of your orders as they happen (NOT_FOUND if not yours). "
+        description="The changes of one of your orders (staff: any order) as they happen "
+        "(NOT_FOUND if not yours). "
         "With `afterSeq`, the history after that `seq` comes first, then the live events, with no "
         "gap and no duplicate: resume with the last `seq` you saw.",
     )

@@ -129,11 +129,12 @@ async def _owner(root: Order, info: strawberry.Info[GraphContext, None]) -> User
 async def _history(root: Order, info: strawberry.Info[GraphContext, None]) -> list[OrderEvent]:
     # Batched: a page of orders with their histories costs one query, not one per order.
     context = info.context
-    events = await context.loaders.history.load((context.require_user(), root.id))
+    user_id = context.require_user()
+    events = await context.loaders.history.load((user_id, await context.acts_as_staff(), root.id))
     return [OrderEvent.from_domain(root.id, event) for event in events]
 
 
-@strawberry.type(description="An order; only its owner can read it.")
+@strawberry.type(description="An order; only its owner (and staff) can read it.")
 class Order:
     id: uuid.UUID
     user_id: int
@@ -164,7 +165,7 @@ class Order:
 
     owner: User = strawberry.field(
         resolver=_owner,
-        description="The owner (always the caller: orders are private).",
+        description="The owner (the caller, unless staff read another user's order).",
     )
     history: list[OrderEvent] = strawberry.field(
         resolver=_history,
@@ -174,14 +175,24 @@ class Order:
 
 async def _event_order(root: OrderEvent, info: strawberry.Info[GraphContext, None]) -> Order:
     context = info.context
+    user_id = context.require_user()
+    as_staff = await context.acts_as_staff()
     async with context.unit_of_work(read_only=True) as uow:
         read = await read_order(
             uow=uow,
             cache=context.resources.order_cache,
-            user_id=context.require_user(),
+            user_id=user_id,
             order_id=root.order_id,
+            as_staff=as_staff,
         )
     return Order.from_domain(read.order())
+
+
+async def _event_actor(root: OrderEvent, info: strawberry.Info[GraphContext, None]) -> User | None:
+    if root.actor_id is None:
+        return None
+    user = await info.context.loaders.user.load(root.actor_id)
+    return User.from_domain(user) if user is not None else None
 
 
 @strawberry.type(description="One change of an order: an entry of its history.")
@@ -196,9 +207,16 @@ class OrderEvent:
         description="The status before a STATUS_CHANGED; null otherwise."
     )
     at: datetime
+    actor_role: Role | None = strawberry.field(  # type: ignore[valid-type]
+        description="The role of whoever made the change (CREATED: the owner, as CUSTOMER); null "
+        "for the system (PROCESSED) and for changes recorded before roles existed."
+    )
+    note: str | None = strawberry.field(description="The note the status change carried.")
+    actor_id: strawberry.Private[int | None]
 
     @classmethod
     def from_domain(cls, order_id: uuid.UUID, event: orders.OrderEventOut) -> OrderEvent:
+        actor = event.actor
         return cls(
             order_id=order_id,
             seq=event.seq,
@@ -206,7 +224,16 @@ class OrderEvent:
             status=event.status,
             previous_status=event.previous_status,
             at=event.at,
+            actor_role=actor.role if actor is not None else None,
+            note=event.note,
+            actor_id=actor.user_id if actor is not None else None,
         )
+
+    actor: User | None = strawberry.field(
+        resolver=_event_actor,
+        description="Who made the change: null for the system, and for a customer reading a staff "
+        "member's change (they see `actorRole` and `note`, not who).",
+    )
 
     order: Order = strawberry.field(
         resolver=_event_order, description="The order as it is now (not as of this event)."

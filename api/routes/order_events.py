@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 from fastapi.responses import StreamingResponse
 
-from api.deps import AppResources, CurrentCaller
+from api.deps import AppResources, CurrentCaller, acts_as_staff
 from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
@@ -64,7 +64,7 @@ async def stream_order_events(
         ),
     ] = None,
 ) -> StreamingResponse:
-    """Server-Sent Events of one of your orders as they happen (from any API process): each event is
+    """Server-Sent Events of one of your orders (staff: any order) as they happen (from any API process): each event is
     `id: <seq>`, `event: order`, `data: <the history entry as JSON>`. A comment (`: ping`) comes every
     LIVE_PING_INTERVAL_SECONDS when idle. The stream ends once your token has expired (at the next
     heartbeat) or when the server stops; reconnect with `Last-Event-ID` to miss nothing. 404 for an order that is not yours; 429
@@ -76,6 +76,7 @@ async def stream_order_events(
         after_seq=last_event_id,
         tick=resources.live.settings.ping_interval_seconds,
         ends_on_drain=True,
+        as_staff=await acts_as_staff(resources, caller),
     )
     # The first item comes once the subscription is open and the order checked: errors answer as
     # usual (404, 429) before the stream starts.

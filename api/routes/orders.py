@@ -132,7 +132,7 @@ def _written(order: OrderRecord, response: Response, status_code: int) -> Respon
 )
 async def get_order(
     order_id: uuid.UUID,
-    user_id: CurrentUserId,
+    caller: CurrentCaller,
     resources: AppResources,
     response: Response,
     if_none_match: Annotated[
@@ -143,16 +143,22 @@ async def get_order(
         ),
     ] = None,
 ) -> Response:
-    """One of your orders, from the Redis cache when possible (TTL 5 minutes, refreshed on change).
+    """One of your orders (staff: any order), from the Redis cache when possible (TTL 5 minutes,
+    refreshed on change).
 
     `ETag` is the order's version; with `If-None-Match` naming it, the answer is 304 with no body.
     Unknown ids and other users' orders both answer 404.
     """
+    as_staff = await acts_as_staff(resources, caller)
     # Reads open a read-only unit of work here rather than take the UoW dependency: a cache hit
     # needs no session at all, and a miss runs one statement in autocommit.
     async with resources.unit_of_work(read_only=True) as uow:
         read = await read_order(
-            uow=uow, cache=resources.order_cache, user_id=user_id, order_id=order_id
+            uow=uow,
+            cache=resources.order_cache,
+            user_id=caller.user_id,
+            order_id=order_id,
+            as_staff=as_staff,
         )
     return order_read_response(read, response.headers, if_none_match)
 
@@ -177,7 +183,7 @@ def order_read_response(
     "/{order_id}/",
     response_model=OrderOut,
     responses={
-        **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS, 404, 409, 503),
+        **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS, 403, 404, 409, 503),
         200: {"headers": _ETAG_HEADER},
         412: {
             "model": ErrorBody,
@@ -190,7 +196,8 @@ def order_read_response(
 async def update_order_status(
     order_id: uuid.UUID,
     data: StatusUpdate,
-    user_id: CurrentUserId,
+    caller: CurrentCaller,
+    resources: AppResources,
     uow: UoW,
     cache: OrderCacheDep,
     response: Response,
@@ -205,6 +212,10 @@ async def update_order_status(
 ) -> Response:
     """Change the status: PENDING → PAID | CANCELED, PAID → SHIPPED | CANCELED; others are 409.
 
+    Staff may move any order; a customer only their own (404 otherwise), and with
+    CUSTOMER_STATUS_CHANGES=cancel only PENDING → CANCELED: another move the rules allow is 403 and
+    changes nothing. An optional `note` (1–500 characters after trimming) goes into the history.
+
     503 (nothing changed) when the cached copy cannot be invalidated first (Redis unreachable).
     With `If-Match`, only if nobody changed the order since you read it: a stale ETag is 412 (with
     the current `ETag`), and nothing changes.
@@ -212,10 +223,13 @@ async def update_order_status(
     updated = await service.update_status(
         uow=uow,
         cache=cache,
-        user_id=user_id,
+        user_id=caller.user_id,
         order_id=order_id,
         status=data.status,
         expected_version=expected_version(if_match),
+        as_staff=await acts_as_staff(resources, caller),
+        note=data.note,
+        customer_moves=resources.customer_moves,
     )
     response.headers["ETag"] = etag(updated.version)
     return _written(updated, response, status.HTTP_200_OK)
@@ -227,13 +241,18 @@ async def update_order_status(
     responses=error_responses(*_AUTH_ERRORS, 404),
 )
 async def get_order_history(
-    order_id: uuid.UUID, user_id: CurrentUserId, resources: AppResources
+    order_id: uuid.UUID, caller: CurrentCaller, resources: AppResources
 ) -> Response:
-    """Everything that happened to one of your orders, oldest first: CREATED, every STATUS_CHANGED
-    (with the status before and after), PROCESSED (when the worker finished it); each with its `seq`
-    (1, 2, 3 …) and time. Unknown ids and other users' orders both answer 404."""
+    """Everything that happened to one of your orders (staff: any order), oldest first: CREATED,
+    every STATUS_CHANGED (with the status before and after), PROCESSED (when the worker finished
+    it); each with its `seq` (1, 2, 3 …), time, `actor` (`{"user_id", "role"}`, null for the
+    system) and `note`. A customer sees a staff action's role and note, not who acted (`actor`
+    without `user_id`). Unknown ids and other users' orders both answer 404."""
+    as_staff = await acts_as_staff(resources, caller)
     async with resources.unit_of_work(read_only=True) as uow:
-        events = await history.order_history(uow=uow, user_id=user_id, order_id=order_id)
+        events = await history.order_history(
+            uow=uow, user_id=caller.user_id, order_id=order_id, as_staff=as_staff
+        )
     return Response(content=ORDER_HISTORY.dump_json(events), media_type="application/json")
 
 

@@ -86,3 +86,18 @@ class TooManyLiveSubscriptions(DomainError):
         super().__init__(
             f"Too many live subscriptions: at most {limit} at once; close one before opening another"
         )
+
+
+class StatusChangeForbidden(DomainError):
+    """The move exists, but not for this role (CUSTOMER_STATUS_CHANGES=cancel: only staff pay and
+    ship); nothing changes."""
+
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self, *, current: str, target: str) -> None:
+        self.current = current
+        self.target = target
+        super().__init__(
+            f"Only staff may change an order's status from {current} to {target}; "
+            "customers may cancel their own PENDING orders"
+        )

@@ -120,6 +120,9 @@ _GET_OWNED = select(*_COLUMNS).where(
     _COLUMNS.id == bindparam("order_id"), _COLUMNS.user_id == bindparam("owner_id")
 )
 
+# Staff read any order: by its id alone.
+_GET_ANY = select(*_COLUMNS).where(_COLUMNS.id == bindparam("order_id"))
+
 # What a retry with a known key is answered with: the order the key created, as it is now, and the
 # fingerprint of the request that created it.
 _KEYED_ORDER = (
@@ -136,7 +139,13 @@ _KEYED_ORDER = (
 # result), then update it if its status is one the target may be reached from and, when an expected
 # version is given, if it is still at that version; the status and version found come back either way.
 _FOUND = (
-    _GET_OWNED.with_only_columns(_COLUMNS.id, _COLUMNS.status, _COLUMNS.version)
+    select(_COLUMNS.id, _COLUMNS.status, _COLUMNS.version)
+    .where(
+        _COLUMNS.id == bindparam("order_id"),
+        # Staff act on any order (no owner given): the order is found by its id alone.
+        _COLUMNS.user_id
+        == func.coalesce(bindparam("owner_id", type_=_COLUMNS.user_id.type), _COLUMNS.user_id),
+    )
     .with_for_update()
     .cte("found")
 )
@@ -238,18 +247,24 @@ class OrderRepository:
         row = result.one_or_none()
         return order_record(row) if row is not None else None
 
+    async def get_any(self, *, order_id: uuid.UUID) -> OrderRecord | None:
+        """The order, whoever owns it (staff reads)."""
+        row = (await self._session.execute(_GET_ANY, {"order_id": order_id})).one_or_none()
+        return order_record(row) if row is not None else None
+
     async def change_status(
         self,
         *,
         order_id: uuid.UUID,
-        user_id: int,
+        user_id: int | None,
         status: OrderStatus,
         from_statuses: Collection[OrderStatus],
         expected_version: int | None,
         at: datetime,
     ) -> StatusChange | None:
         """Move the order to `status` if it is in one of `from_statuses` (and at `expected_version`
-        when given), in one statement. None when the user has no such order; otherwise the status
+        when given), in one statement. `user_id`: the owner it must have (None: any, for staff).
+        None when there is no such order; otherwise the status
         and version found, and the order as updated (None when it was not)."""
         params = {
             "order_id": order_id,
@@ -331,7 +346,16 @@ def _next_event() -> Insert:
     The caller holds the order's row lock, so no other transaction appends to this order meanwhile;
     and as a statement of its own (READ COMMITTED), it sees every event committed before the lock.
     """
-    fields = ("kind", "status", "previous_status", "at", "correlation_id")
+    fields = (
+        "kind",
+        "status",
+        "previous_status",
+        "at",
+        "correlation_id",
+        "actor_user_id",
+        "actor_role",
+        "note",
+    )
     order_id = bindparam("order_id", type_=_EVENTS.c.order_id.type)
     next_seq = (
         select(func.coalesce(func.max(_EVENTS.c.seq), 0) + 1)
@@ -370,6 +394,9 @@ class OrderEventRepository:
         previous_status: OrderStatus | None,
         at: datetime,
         correlation_id: str | None,
+        actor_user_id: int | None,
+        actor_role: Role | None,
+        note: str | None,
     ) -> OrderEventRow:
         """Append to the history of an order whose row this transaction has locked."""
         params = {
@@ -379,31 +406,31 @@ class OrderEventRepository:
             "previous_status": previous_status,
             "at": at,
             "correlation_id": correlation_id,
+            "actor_user_id": actor_user_id,
+            "actor_role": actor_role,
+            "note": note,
         }
         return OrderEventRow(**(await self._session.execute(_APPEND, params)).one()._mapping)
 
     async def owned_after(
-        self, *, order_id: uuid.UUID, user_id: int, after_seq: int = 0
+        self, *, order_id: uuid.UUID, user_id: int | None, after_seq: int = 0
     ) -> Sequence[OrderEvent]:
-        """The events of `user_id`'s order after `after_seq`, oldest first; none if not theirs."""
-        stmt = (
-            select(OrderEvent)
-            .join(Order, Order.id == OrderEvent.order_id)
-            .where(Order.id == order_id, Order.user_id == user_id, OrderEvent.seq > after_seq)
-            .order_by(OrderEvent.seq)
-        )
-        return (await self._session.execute(stmt)).scalars().all()
+        """The events of `user_id`'s order after `after_seq`, oldest first; none if not theirs.
+        `user_id` None: whoever owns it (staff)."""
+        stmt = select(OrderEvent).where(OrderEvent.order_id == order_id, OrderEvent.seq > after_seq)
+        if user_id is not None:
+            stmt = stmt.join(Order, Order.id == OrderEvent.order_id).where(Order.user_id == user_id)
+        return (await self._session.execute(stmt.order_by(OrderEvent.seq))).scalars().all()
 
     async def owned_of(
-        self, *, order_ids: Sequence[uuid.UUID], user_id: int
+        self, *, order_ids: Sequence[uuid.UUID], user_id: int | None
     ) -> Sequence[OrderEvent]:
-        """The events of those of `order_ids` that are `user_id`'s, by order, oldest first."""
-        stmt = (
-            select(OrderEvent)
-            .join(Order, Order.id == OrderEvent.order_id)
-            .where(Order.id.in_(order_ids), Order.user_id == user_id)
-            .order_by(OrderEvent.order_id, OrderEvent.seq)
-        )
+        """The events of those of `order_ids` that are `user_id`'s (None: anyone's), by order,
+        oldest first."""
+        stmt = select(OrderEvent).where(OrderEvent.order_id.in_(order_ids))
+        if user_id is not None:
+            stmt = stmt.join(Order, Order.id == OrderEvent.order_id).where(Order.user_id == user_id)
+        stmt = stmt.order_by(OrderEvent.order_id, OrderEvent.seq)
         return (await self._session.execute(stmt)).scalars().all()
 
 
@@ -431,5 +458,9 @@ class ProcessedOrderHistory:
             "previous_status": None,
             "at": at,
             "correlation_id": correlation_id,
+            # The system did it: no actor, no note.
+            "actor_user_id": None,
+            "actor_role": None,
+            "note": None,
         }
         return user_id, OrderEventRow(**self._session.execute(_APPEND, params).one()._mapping)

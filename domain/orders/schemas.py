@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -21,7 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from domain.orders.models import NOTE_MAX_LENGTH
 from domain.orders.status import OrderEventKind, OrderStatus
+from domain.users.roles import Role
 from infra.text import is_storable
 
 MAX_ITEMS = 100
@@ -142,10 +144,27 @@ class OrderCreate(BaseModel):
         return self
 
 
+def _trimmed_note(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+# A note on a status change: 1–500 characters once surrounding whitespace is trimmed.
+Note = Annotated[
+    Text,
+    BeforeValidator(_trimmed_note),
+    StringConstraints(min_length=1, max_length=NOTE_MAX_LENGTH),
+]
+
+
 class StatusUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: OrderStatus
+    note: Note | None = Field(
+        default=None,
+        description="Why, for the order's history (1–500 characters after trimming).",
+        examples=["paid by bank transfer"],
+    )
 
 
 # Money read back from storage: it passed `Money`'s rules on the way in, so reading it needs none
@@ -185,10 +204,24 @@ class OrderOut(BaseModel):
     version: int = Field(exclude=True)
 
 
+class EventActor(BaseModel):
+    """Who made a change: their role then, and (for whoever may know it) who they are."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: int | None = Field(
+        default=None,
+        # Absent, not null, when withheld: a customer never learns which staff member acted.
+        exclude_if=lambda user_id: user_id is None,
+        description="The user who acted; absent from a customer's view of a staff action.",
+    )
+    role: Role
+
+
 class OrderEventOut(BaseModel):
     """One entry of an order's history, as REST, Server-Sent Events and GraphQL give it."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, frozen=True)
 
     seq: int = Field(description="1, 2, 3 … per order, in the order things happened.")
     kind: OrderEventKind
@@ -197,6 +230,36 @@ class OrderEventOut(BaseModel):
         description="The status before a STATUS_CHANGED; null otherwise."
     )
     at: datetime = Field(description="When it happened (UTC).")
+    actor: EventActor | None = Field(
+        default=None,
+        description="Who made the change (CREATED: the owner, as a customer); null for the system "
+        "(PROCESSED) and for events recorded before roles existed.",
+    )
+    note: str | None = Field(default=None, description="The note the status change carried.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _actor_from_columns(cls, data: Any) -> Any:
+        """A history row (`order_events`: `actor_user_id`, `actor_role`) read into `actor`."""
+        if isinstance(data, dict) or not hasattr(data, "actor_role"):
+            return data
+        role = data.actor_role
+        return {
+            "seq": data.seq,
+            "kind": data.kind,
+            "status": data.status,
+            "previous_status": data.previous_status,
+            "at": data.at,
+            "note": data.note,
+            "actor": None if role is None else {"user_id": data.actor_user_id, "role": role},
+        }
+
+    def seen_by_customer(self) -> OrderEventOut:
+        """The event as a customer sees it: a staff action's role and note, not who acted."""
+        actor = self.actor
+        if actor is None or actor.role is not Role.STAFF or actor.user_id is None:
+            return self
+        return self.model_copy(update={"actor": EventActor(role=actor.role)})
 
 
 class OrderChange(BaseModel):
@@ -207,6 +270,10 @@ class OrderChange(BaseModel):
     order_id: uuid.UUID
     user_id: int
     event: OrderEventOut
+
+    def seen_by_customer(self) -> OrderChange:
+        event = self.event.seen_by_customer()
+        return self if event is self.event else self.model_copy(update={"event": event})
 
 
 # Cursors this service makes are far shorter; a longer one is refused before it is decoded.
@@ -221,6 +288,9 @@ class OrderListQuery(BaseModel):
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     cursor: str | None = Field(default=None, max_length=MAX_CURSOR_LENGTH)
 
+
+# A note checked on its own (GraphQL's `note` argument, the service's own check).
+NOTE = TypeAdapter(Note)
 
 # Lists of orders validated from rows, and written as JSON, in one call each.
 ORDER_LIST = TypeAdapter(list[OrderOut])

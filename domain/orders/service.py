@@ -25,10 +25,11 @@ from domain.orders.errors import (
 from domain.orders.events import new_order_event
 from domain.orders.models import Order
 from domain.orders.pagination import decode_cursor, encode_cursor
+from domain.orders.permissions import CustomerStatusChanges, ensure_move, moves_to
 from domain.orders.records import ORDER_COLUMNS, OrderRecord, order_record
 from domain.orders.repository import KeyClaim, OrderEventRow
-from domain.orders.schemas import IdempotencyKeyArgument, OrderCreate
-from domain.orders.status import OrderStatus, moves_to
+from domain.orders.schemas import NOTE, IdempotencyKeyArgument, OrderCreate
+from domain.orders.status import OrderStatus
 from domain.uow import UnitOfWork
 from domain.users.errors import AccountGone
 from infra.db import utcnow
@@ -152,17 +153,23 @@ def request_fingerprint(data: OrderCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def ensure_readable(*, owner_id: int, user_id: int) -> None:
-    """Only the owner may read an order: `OrderNotFound` otherwise (never "it is someone else's").
-    The interfaces ask this of a cached copy; the database is asked for the owner's rows only."""
-    if owner_id != user_id:
+def ensure_readable(*, owner_id: int, user_id: int, as_staff: bool = False) -> None:
+    """Only the owner (or staff, `as_staff`, checked by the caller) may read an order:
+    `OrderNotFound` otherwise (never "it is someone else's"). The interfaces ask this of a cached
+    copy; the database is asked for the owner's rows only (staff: any order's)."""
+    if owner_id != user_id and not as_staff:
         raise OrderNotFound
 
 
-async def get_order(*, uow: UnitOfWork, user_id: int, order_id: uuid.UUID) -> OrderRecord:
+async def get_order(
+    *, uow: UnitOfWork, user_id: int, order_id: uuid.UUID, as_staff: bool = False
+) -> OrderRecord:
     """The order, if `user_id` may read it (`ensure_readable`); otherwise `OrderNotFound`."""
     annotate(order_id=order_id, user_id=user_id)
-    order = await uow.orders.get_owned(order_id=order_id, user_id=user_id)
+    if as_staff:
+        order = await uow.orders.get_any(order_id=order_id)
+    else:
+        order = await uow.orders.get_owned(order_id=order_id, user_id=user_id)
     if order is None:
         raise OrderNotFound
     return order
@@ -176,8 +183,17 @@ async def update_status(
     order_id: uuid.UUID,
     status: OrderStatus,
     expected_version: int | None = None,
+    as_staff: bool = False,
+    note: str | None = None,
+    customer_moves: CustomerStatusChanges = CustomerStatusChanges.ALL,
 ) -> OrderRecord:
-    """Move the order to `status` if the rules allow it, and record the move in its history.
+    """Move the order to `status` if the rules allow it, and record the move in its history: who
+    made it (`user_id`, as staff or as a customer) and their `note` (a `Note`: 1–500 characters).
+
+    Who may: staff (`as_staff`, checked by the caller) make any allowed move on any order; a customer
+    only on their own orders (another's is `OrderNotFound`), and only the moves `customer_moves`
+    (CUSTOMER_STATUS_CHANGES) lets customers make: a move the rules allow but not to this role is
+    `StatusChangeForbidden`, a move no role may make `InvalidStatusTransition`.
 
     The row is locked for the rest of the transaction, so of two concurrent moves the second sees the
     first one's result and is judged against it: both can never win. The cached copy is invalidated
@@ -187,11 +203,13 @@ async def update_status(
     the order is still at that version; otherwise `OrderVersionMismatch` and nothing changes.
     """
     annotate(order_id=order_id, user_id=user_id, status=status.value)
+    if note is not None:
+        note = NOTE.validate_python(note)
     change = await uow.orders.change_status(
         order_id=order_id,
-        user_id=user_id,
+        user_id=None if as_staff else user_id,
         status=status,
-        from_statuses=moves_to(status),
+        from_statuses=moves_to(status, as_staff=as_staff, customer_moves=customer_moves),
         expected_version=expected_version,
         at=utcnow(),
     )
@@ -204,9 +222,17 @@ async def update_status(
         # Refused: either the version moved on, or the rules (`moves_to`) do not allow the move.
         if expected_version is not None and change.version != expected_version:
             raise OrderVersionMismatch(current_version=change.version)
+        ensure_move(change.status, status, as_staff=as_staff, customer_moves=customer_moves)
         raise InvalidStatusTransition(current=change.status.value, target=status.value)
     order = change.order
-    event = await history.record_status_change(uow=uow, order=order, previous_status=change.status)
+    event = await history.record_status_change(
+        uow=uow,
+        order=order,
+        previous_status=change.status,
+        actor_id=user_id,
+        as_staff=as_staff,
+        note=note,
+    )
     if cache is not None and not await cache.invalidate(order_id=order.id, version=order.version):
         raise OrderCacheUnavailable
     _after_commit(uow, cache, order, event)

@@ -46,7 +46,9 @@ async def test_history_lists_every_change_oldest_first(
         (2, "STATUS_CHANGED", "PAID", "PENDING"),
         (3, "STATUS_CHANGED", "SHIPPED", "PAID"),
     ]
-    assert set(events[0]) == {"seq", "kind", "status", "previous_status", "at"}
+    assert set(events[0]) == {"seq", "kind", "status", "previous_status", "at", "actor", "note"}
+    owner = {"user_id": user.id, "role": "customer"}
+    assert [(e["actor"], e["note"]) for e in events] == [(owner, None)] * 3
     times = [datetime.fromisoformat(e["at"]) for e in events]
     assert {at.utcoffset() for at in times} == {timedelta(0)}
     assert times == sorted(times)

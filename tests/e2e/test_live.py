@@ -20,6 +20,7 @@ from tests.support.live import (
     LiveUser,
     SseStream,
     new_order,
+    new_staff,
     new_user,
     set_status,
     sse,
@@ -177,6 +178,8 @@ async def test_sse_resumes_after_last_event_id_and_keeps_the_stream_alive(
         "status": "PAID",
         "previous_status": "PENDING",
         "at": replayed.json()["at"],
+        "actor": {"user_id": user.id, "role": "customer"},
+        "note": None,
     }
     history = (await client_a.get(f"/orders/{order_id}/history/", headers=user.headers)).json()
     assert [replayed.json(), live.json()] == history[1:]
@@ -365,3 +368,37 @@ async def test_a_subscription_over_the_cost_limit_is_refused_before_it_subscribe
 
     assert refused["type"] == "next"
     assert [e["extensions"]["code"] for e in refused["payload"]["errors"]] == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_staff_follow_any_order_and_its_owner_sees_the_staff_change_without_who(
+    apis: TwoApis, client_a: httpx.AsyncClient, client_b: httpx.AsyncClient, database_url: str
+) -> None:
+    owner = await new_user(client_a)
+    member = await new_staff(client_a, database_url)
+    order_id = await new_order(client_a, owner)
+
+    async with (
+        sse(client_a, order_id, {**member.headers, "Last-Event-ID": "0"}) as by_staff,
+        sse(client_b, order_id, {**owner.headers, "Last-Event-ID": "1"}) as by_owner,
+    ):
+        assert by_staff.response.status_code == 200
+        created = await by_staff.next_event(within=5)
+        paid = await client_b.patch(
+            f"/orders/{order_id}/",
+            json={"status": "PAID", "note": "paid by bank transfer"},
+            headers=member.headers,
+        )
+        assert paid.status_code == 200, paid.text
+        staff_view = await by_staff.next_event(within=5)
+        owner_view = await by_owner.next_event(within=5)
+
+    assert created.json()["actor"] == {"user_id": owner.id, "role": "customer"}
+    assert staff_view.json()["actor"] == {"user_id": member.id, "role": "staff"}
+    assert owner_view.json()["actor"] == {"role": "staff"}
+    assert staff_view.json()["note"] == owner_view.json()["note"] == "paid by bank transfer"
+
+    async with GraphQLSocket.open(apis.a, token=member.token) as socket:
+        await socket.acknowledged()
+        await socket.subscribe(ORDER_EVENTS, {"id": order_id, "after": 0})
+        replayed = [(await socket.next_data(within=5))["orderEvents"] for _ in range(2)]
+    assert [event["seq"] for event in replayed] == [1, 2]

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import httpx
 import jwt
+import pytest
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.types import ExecutionResult
 
+from api.settings import ApiProcessSettings
+from domain.orders.permissions import CustomerStatusChanges
 from domain.users.errors import InvalidToken, StaffOnly
 from edge.resources import Resources
+from edge.settings import OrderRulesSettings
 from graph.context import GraphContext
 from graph.permissions import IsStaff
 from tests.conftest import StaffFactory, UserFactory
 from tests.graph.conftest import CREATE_ORDER, graphql, order_input
+from tests.support.app import running_app
 from tests.support.staff import login
 
 TOKEN = """
@@ -114,3 +120,123 @@ async def test_the_is_staff_permission_admits_staff_and_refuses_everyone_else(
         assert isinstance(result.errors[0].original_error, StaffOnly)
     assert anonymous.errors is not None
     assert isinstance(anonymous.errors[0].original_error, InvalidToken)
+
+
+UPDATE = """
+mutation Move($id: UUID!, $status: OrderStatus!, $note: String) {
+  updateOrderStatus(id: $id, status: $status, note: $note) { id status userId }
+}
+"""
+
+HISTORY = """
+query History($id: UUID!) {
+  order(id: $id) { id history { seq kind actorRole note actor { id role } } }
+}
+"""
+
+
+async def _created(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    created = await graphql(client, CREATE_ORDER, {"input": order_input()}, headers=headers)
+    order_id: str = created.ok()["createOrder"]["id"]
+    return order_id
+
+
+async def test_staff_read_and_move_any_order_with_a_note_and_the_owner_sees_not_who(
+    client: httpx.AsyncClient, users: UserFactory, staff: StaffFactory
+) -> None:
+    alice, mallory = await users.create(), await users.create()
+    member = await staff.create()
+    order_id = await _created(client, alice.headers)
+
+    moved = await graphql(
+        client,
+        UPDATE,
+        {"id": order_id, "status": "PAID", "note": " paid by bank transfer "},
+        headers=member.headers,
+    )
+    by_staff = await graphql(client, HISTORY, {"id": order_id}, headers=member.headers)
+    by_owner = await graphql(client, HISTORY, {"id": order_id}, headers=alice.headers)
+    by_stranger = await graphql(client, HISTORY, {"id": order_id}, headers=mallory.headers)
+
+    assert moved.ok()["updateOrderStatus"] == {"id": order_id, "status": "PAID", "userId": alice.id}
+    assert by_staff.ok()["order"]["history"] == [
+        {
+            "seq": 1,
+            "kind": "CREATED",
+            "actorRole": "CUSTOMER",
+            "note": None,
+            "actor": {"id": alice.id, "role": "CUSTOMER"},
+        },
+        {
+            "seq": 2,
+            "kind": "STATUS_CHANGED",
+            "actorRole": "STAFF",
+            "note": "paid by bank transfer",
+            "actor": {"id": member.id, "role": "STAFF"},
+        },
+    ]
+    owner_view = by_owner.ok()["order"]["history"][1]
+    assert (owner_view["actorRole"], owner_view["note"], owner_view["actor"]) == (
+        "STAFF",
+        "paid by bank transfer",
+        None,
+    )
+    assert by_stranger.codes == ["NOT_FOUND"]
+
+
+async def test_a_customer_cannot_move_another_users_order(
+    client: httpx.AsyncClient, users: UserFactory
+) -> None:
+    alice, mallory = await users.create(), await users.create()
+    order_id = await _created(client, alice.headers)
+
+    moved = await graphql(
+        client, UPDATE, {"id": order_id, "status": "CANCELED"}, headers=mallory.headers
+    )
+
+    assert moved.codes == ["NOT_FOUND"]
+
+
+@pytest.mark.parametrize("note", ["", "   ", "x" * 501])
+async def test_an_empty_or_too_long_note_is_bad_user_input(
+    client: httpx.AsyncClient, users: UserFactory, note: str
+) -> None:
+    alice = await users.create()
+    order_id = await _created(client, alice.headers)
+
+    moved = await graphql(
+        client, UPDATE, {"id": order_id, "status": "PAID", "note": note}, headers=alice.headers
+    )
+    after = await graphql(
+        client,
+        "query($id: UUID!) { order(id: $id) { status } }",
+        {"id": order_id},
+        headers=alice.headers,
+    )
+
+    assert moved.codes == ["BAD_USER_INPUT"]
+    assert after.ok()["order"]["status"] == "PENDING"
+
+
+async def test_with_cancel_only_a_customer_may_only_cancel(
+    settings: ApiProcessSettings, clean_db: AsyncEngine, database_url: str
+) -> None:
+    rules = OrderRulesSettings(customer_status_changes=CustomerStatusChanges.CANCEL)
+    async with running_app(settings.model_copy(update={"order_rules": rules})) as (client, _):
+        alice = await UserFactory(client).create()
+        member = await StaffFactory(client, UserFactory(client), database_url).create()
+        order_id = await _created(client, alice.headers)
+
+        pay = await graphql(
+            client, UPDATE, {"id": order_id, "status": "PAID"}, headers=alice.headers
+        )
+        staff_pays = await graphql(
+            client, UPDATE, {"id": order_id, "status": "PAID"}, headers=member.headers
+        )
+        no_role_may = await graphql(
+            client, UPDATE, {"id": order_id, "status": "PENDING"}, headers=alice.headers
+        )
+
+    assert pay.codes == ["FORBIDDEN"]
+    assert staff_pays.ok()["updateOrderStatus"]["status"] == "PAID"
+    assert no_role_may.codes == ["CONFLICT"]

@@ -20,6 +20,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from tests.support.staff import orders_admin
+
 ORDER_EVENTS = """
 subscription($id: UUID!, $after: Int) {
   orderEvents(id: $id, afterSeq: $after) { orderId seq kind status previousStatus at }
@@ -211,6 +213,20 @@ async def new_user(client: httpx.AsyncClient) -> LiveUser:
         "/register/", json={"email": email, "password": "pw-s3cret-9412"}
     )
     assert registered.status_code == 201, registered.text
+    token = await client.post("/token", data={"username": email, "password": "pw-s3cret-9412"})
+    assert token.status_code == 200, token.text
+    return LiveUser(id=registered.json()["id"], token=token.json()["access_token"])
+
+
+async def new_staff(client: httpx.AsyncClient, database_url: str) -> LiveUser:
+    """A user made staff by `orders-admin grant-staff`, with a token issued after it."""
+    email = f"staff-{uuid.uuid4().hex[:8]}@example.com"
+    registered = await client.post(
+        "/register/", json={"email": email, "password": "pw-s3cret-9412"}
+    )
+    assert registered.status_code == 201, registered.text
+    status, _, err = await orders_admin(database_url, "grant-staff", email)
+    assert status == 0, err
     token = await client.post("/token", data={"username": email, "password": "pw-s3cret-9412"})
     assert token.status_code == 200, token.text
     return LiveUser(id=registered.json()["id"], token=token.json()["access_token"])
