@@ -109,6 +109,15 @@ topologySpreadConstraints:
       name: {{ include "orders.connectionsSecret" $ }}
       key: {{ . }}
 {{- end }}
+{{- /* A cluster's node list and the Sentinels' password, when the Secret has them (docs/ha.md). */}}
+{{- range list "RABBITMQ_URLS" "REDIS_SENTINEL_PASSWORD" }}
+- name: {{ . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "orders.connectionsSecret" $ }}
+      key: {{ . }}
+      optional: true
+{{- end }}
 {{- end }}
 
 {{- define "orders.appEnv" -}}
