@@ -2,7 +2,7 @@
 # Build stage: uv installs the locked runtime dependencies (no dev tools) into /opt/venv, then the
 # project itself, editable from /app (where the runtime stage puts the source): that gives the
 # console script `orders-admin` on PATH with a single copy of the code.
-FROM python:3.11-slim AS build
+FROM python:3.13-slim AS build
 ENV UV_PYTHON_DOWNLOADS=never \
     UV_PYTHON_PREFERENCE=only-system \
     UV_COMPILE_BYTECODE=1 \
@@ -25,7 +25,7 @@ COPY worker ./worker
 RUN uv sync --frozen --no-dev
 
 # Runtime stage: the venv and the source, nothing else (no uv, no compilers, no secrets).
-FROM python:3.11-slim
+FROM python:3.13-slim
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin orders
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app

@@ -1,21 +1,33 @@
 # Every routine command has one short name here; README and .ci/run use these same names.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-export UV_PYTHON_DOWNLOADS := never
-UV := uv
-PORT ?= 8000
+# uv uses the machine's Python and downloads none, unless told otherwise (UV_PYTHON_DOWNLOADS=automatic).
+UV_PYTHON_DOWNLOADS ?= never
+export UV_PYTHON_DOWNLOADS
+# The machine's uv, else the pinned one scripts/install_uv.py unpacks from PyPI (no pip needed).
+UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+# The command line's or the environment's PORT, else .env's, else 8000.
+PORT ?= $(or $(shell sed -n 's/^PORT=//p' .env 2>/dev/null | tail -n 1),8000)
 # The chart checks' tools (tests/charts), pinned in tools/ and unpacked into the git-ignored .tools/.
 HELM := .tools/bin/helm
 CHECKOV := .tools/checkov/bin/checkov
 
 .PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-tracing bench-pipeline check-uv schema graphiql
 .PHONY: backup restore
+.PHONY: setup up down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 check-uv:
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@command -v $(UV) >/dev/null 2>&1 || python3 scripts/install_uv.py .tools/bin/uv
+	@[ "$$UV_PYTHON_DOWNLOADS" != never ] || $(UV) python find --quiet '>=3.11' >/dev/null 2>&1 || { \
+	  echo "This needs Python 3.11, 3.12 or 3.13 (python3 here: $$(python3 -V 2>&1))."; \
+	  echo "Install one from your distribution (Debian 12: python3, Debian 13: python3, Ubuntu: python3.12),"; \
+	  echo "or let uv download one: make $(MAKECMDGOALS) UV_PYTHON_DOWNLOADS=automatic"; exit 1; } >&2
+
+setup:  ## PostgreSQL, Redis, RabbitMQ running (installed if missing) and a database role in .env (scripts/setup.sh)
+	scripts/setup.sh
 
 install: check-uv  ## install runtime and dev dependencies from uv.lock
 	$(UV) sync --frozen
@@ -33,8 +45,10 @@ db: install  ## create the database named in DATABASE_URL if missing
 migrate: db  ## apply migrations (alembic upgrade head)
 	$(UV) run alembic upgrade head
 
-run: install keys db  ## run the service natively: every Procfile process (the api migrates first), on $PORT
-	$(UV) run honcho start --port $(PORT)
+run: setup install keys db  ## run the service natively: every Procfile process (the api migrates first), on $PORT
+	@# honcho lets .env's PORT beat --port: a last env file (read twice, so not a pipe) puts it back.
+	@mkdir -p .tools && echo 'PORT=$(PORT)' > .tools/port.env
+	$(UV) run honcho start --env .env,.tools/port.env --port $(PORT)
 
 lint: install  ## formatting, lint, types, import layers
 	$(UV) run ruff format --check .
@@ -42,7 +56,7 @@ lint: install  ## formatting, lint, types, import layers
 	$(UV) run mypy .
 	$(UV) run lint-imports
 
-test: lint tools  ## every check, then every test against the local servers
+test: setup lint tools  ## every check, then every test against the local servers
 	$(UV) run pytest
 
 test-unit: install  ## the pure rules only (tests/unit): no server needed, a few seconds
@@ -55,9 +69,16 @@ $(HELM): scripts/install-helm.sh tools/helm.txt
 
 $(CHECKOV): tools/checkov.txt
 	rm -rf .tools/checkov
-	$(UV) venv --quiet --python 3.11 .tools/checkov
+	$(UV) venv --quiet .tools/checkov
 	VIRTUAL_ENV=.tools/checkov $(UV) pip install --quiet --require-hashes -r tools/checkov.txt
 	touch $@
+
+up: keys  ## the whole stack in Docker (docker-compose.yml): .env and its passwords, keys, build, start, wait
+	scripts/compose-env.sh
+	docker compose up --build --detach --wait
+
+down:  ## stop the compose stack (its volumes are kept; `docker compose down -v` drops them)
+	docker compose down
 
 compose-test: install  ## docker-compose.yml under a real Docker Engine, end to end (installs and starts Docker if missing)
 	scripts/ensure-docker.sh

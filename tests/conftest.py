@@ -23,9 +23,9 @@ from tests.support.databases import create_database, drop_database, run_alembic
 from tests.support.keys import write_key_pair
 from tests.support.staff import login, orders_admin
 
-BASE_DATABASE_URL = os.environ.get(
-    "DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/orders"
-)
+# As the app reads it: the environment, else `.env` (where `make test`'s setup writes the role it
+# made), else the default. Each run creates its own databases beside it.
+BASE_DATABASE_URL = DatabaseSettings().url
 BASE_REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

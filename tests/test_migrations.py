@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,11 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from domain.models import Base
+from tests.conftest import BASE_DATABASE_URL
 from tests.support.databases import alembic_config, create_database, drop_database, run_alembic
-
-BASE_DATABASE_URL = os.environ.get(
-    "DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/orders"
-)
 
 
 @pytest.fixture

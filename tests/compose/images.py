@@ -3,9 +3,9 @@ where they cannot.
 
 Our build machines reach Debian's and Python's package registries but no container registry, so
 `docker pull` fails there. For each image that is neither present nor pullable, this builds a
-**stand-in under the same name** from `standins/<folder>/`: a Debian bookworm root file system made
-with debootstrap and imported with `docker import` (`BASE`), with the server's Debian packages (or
-pgAdmin from PyPI) installed on top. Stand-ins are test fixtures only: they carry the label
+**stand-in under the same name** from `standins/<folder>/`: a Debian root file system made with
+debootstrap and imported with `docker import` (`base(suite)`: bookworm, or trixie for Python 3.13),
+with the server's Debian packages (or pgAdmin from PyPI) installed on top. Stand-ins are test fixtures only: they carry the label
 `orders.standin`, and a stand-in found locally is replaced by the real image as soon as a pull works.
 
 Builds that install packages get the host's CA bundle (this network reaches the registries through a
@@ -15,6 +15,7 @@ build cache keeps rebuilds to a few seconds.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -24,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 STANDINS = Path(__file__).resolve().parent / "standins"
-BASE = "orders-standin/debian:bookworm"
+# The Debian releases a stand-in (or a test's own image) is built on, by the FROM line's tag.
+SUITES = ("bookworm", "trixie")
 LABEL = "orders.standin"
 MIRROR = "http://deb.debian.org/debian"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -32,7 +34,7 @@ PULL_TIMEOUT_SECONDS = 60
 
 # Every third-party image docker-compose.yml (and the Dockerfile's FROM) names → its stand-in's folder.
 STANDIN_FOLDERS = {
-    "python:3.11-slim": "python",
+    "python:3.13-slim": "python",
     "postgres:16-alpine": "postgres",
     "redis:7-alpine": "redis",
     "rabbitmq:3.13-management-alpine": "rabbitmq",
@@ -50,11 +52,20 @@ path-exclude=/usr/share/doc/*
 path-exclude=/usr/share/man/*
 path-exclude=/usr/share/info/*
 """
-_SOURCES = f"""\
-deb {MIRROR} bookworm main
-deb {MIRROR} bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
-"""
+
+
+def base(suite: str) -> str:
+    """The name of the debootstrapped Debian `suite` image."""
+    assert suite in SUITES, suite
+    return f"orders-standin/debian:{suite}"
+
+
+def _sources(suite: str) -> str:
+    return (
+        f"deb {MIRROR} {suite} main\n"
+        f"deb {MIRROR} {suite}-updates main\n"
+        f"deb http://deb.debian.org/debian-security {suite}-security main\n"
+    )
 
 
 def _docker(
@@ -85,21 +96,22 @@ def _label(image: str) -> str | None:
     return result.stdout.strip().replace("<no value>", "")
 
 
-_base_lock = threading.Lock()
+_base_locks = {suite: threading.Lock() for suite in SUITES}
 
 
-def _build_base() -> None:
-    """debootstrap a minimal bookworm and import it as BASE (once per machine)."""
-    with _base_lock:
-        if _label(BASE) is None:
-            _debootstrap_and_import()
+def ensure_base(suite: str) -> str:
+    """debootstrap a minimal Debian `suite` and import it as `base(suite)` (once per machine)."""
+    with _base_locks[suite]:
+        if _label(base(suite)) is None:
+            _debootstrap_and_import(suite)
+    return base(suite)
 
 
-def _debootstrap_and_import() -> None:
+def _debootstrap_and_import(suite: str) -> None:
     with tempfile.TemporaryDirectory(prefix="orders-standin-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         subprocess.run(
-            ["debootstrap", "--variant=minbase", "bookworm", str(rootfs), MIRROR],
+            ["debootstrap", "--variant=minbase", suite, str(rootfs), MIRROR],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -109,7 +121,7 @@ def _debootstrap_and_import() -> None:
         policy.chmod(0o755)
         (rootfs / "etc/apt/apt.conf.d/90standin").write_text(_APT_CONF)
         (rootfs / "etc/dpkg/dpkg.cfg.d/90standin").write_text(_DPKG_EXCLUDES)
-        (rootfs / "etc/apt/sources.list").write_text(_SOURCES)
+        (rootfs / "etc/apt/sources.list").write_text(_sources(suite))
         for leftover in [
             *rootfs.glob("var/cache/apt/archives/*.deb"),
             *rootfs.glob("var/lib/apt/lists/*_*"),
@@ -129,7 +141,7 @@ def _debootstrap_and_import() -> None:
                 "--change",
                 'CMD ["bash"]',
                 "-",
-                BASE,
+                base(suite),
             ],
             stdin=tar.stdout,
             check=True,
@@ -142,24 +154,32 @@ def _debootstrap_and_import() -> None:
 
 def _build_standin(image: str) -> None:
     folder = STANDIN_FOLDERS[image]
-    _build_base()
-    with tempfile.TemporaryDirectory(prefix=f"orders-standin-{folder}-") as tmp:
+    build_on_base(STANDINS / folder, image, label=folder)
+
+
+def build_on_base(folder: Path, image: str, *, label: str) -> None:
+    """`docker build` of `folder`, whose Dockerfile starts FROM one of the `base(suite)` images
+    (built first when absent), with the host's CA bundle in the context as `ca-certificates.crt`."""
+    from_line = re.search(r"^FROM (\S+)", (folder / "Dockerfile").read_text(), re.MULTILINE)
+    assert from_line is not None, folder
+    ensure_base(from_line.group(1).rpartition(":")[2])
+    with tempfile.TemporaryDirectory(prefix=f"orders-standin-{label}-") as tmp:
         context = Path(tmp) / "context"
-        shutil.copytree(STANDINS / folder, context)
+        shutil.copytree(folder, context)
         shutil.copy(HOST_CA_BUNDLE, context / "ca-certificates.crt")
         result = _docker(
             "build",
             "--network",
             "host",
             "--label",
-            f"{LABEL}={folder}",
+            f"{LABEL}={label}",
             "-t",
             image,
             str(context),
             capture=True,
         )
     if result.returncode != 0:
-        msg = f"building the stand-in for {image} failed:\n{result.stdout[-4000:]}{result.stderr}"
+        msg = f"building {image} from {folder} failed:\n{result.stdout[-4000:]}{result.stderr}"
         raise RuntimeError(msg)
 
 
