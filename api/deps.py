@@ -39,11 +39,11 @@ UoW = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
 # Declares the OAuth2 password flow in the OpenAPI (Swagger UI's "Authorize"); the token itself is
 # read by edge.auth like everywhere else.
-_bearer = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 
 
 async def get_current_user_id(
-    resources: AppResources, token: Annotated[str | None, Depends(_bearer)]
+    resources: AppResources, token: Annotated[str | None, Depends(bearer_scheme)]
 ) -> int:
     return (await get_current_caller(resources, token)).user_id
 
@@ -61,7 +61,7 @@ class Caller:
 
 
 async def get_current_caller(
-    resources: AppResources, token: Annotated[str | None, Depends(_bearer)]
+    resources: AppResources, token: Annotated[str | None, Depends(bearer_scheme)]
 ) -> Caller:
     if not token:
         msg = "Not authenticated"

@@ -7,17 +7,18 @@ import gc
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import FrameType
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.docs import install_docs
 from api.errors import install_error_handlers
-from api.fastpath import CachedOrderFastPath
+from api.fastpath import CachedOrderFastPath, check_route
 from api.middleware import EdgeMiddleware
 from api.routes import auth, health, metrics, order_events, orders, users
 from api.routes.metrics import OutboxBacklog
@@ -71,11 +72,59 @@ def _close_live_connections_on_sigterm(hub: LiveHub) -> Callable[[], None]:
 
 def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     settings = settings or get_api_settings()
+    # Refuse to start when the cached-read fast path no longer matches the route it reproduces.
+    check_route()
     # Before the app is built: its middleware stack and the engines are instrumented as they are made.
     tracer_provider = configure_tracing("orders-api")
     # Here, not in the lifespan: uvicorn calls the factory before its own startup lines.
     configure_logging(settings.app)
+    app = FastAPI(
+        title="Orders",
+        summary="Order management: users, orders, status rules, cache and events.",
+        version="0.1.0",
+        lifespan=_lifespan(settings, tracer_provider),
+        redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
+        # Our own server span instead (api/tracing.py, docs/decisions/http-server-span.md); no
+        # metrics or logs through OpenTelemetry (Prometheus and JSON lines have them), nor
+        # exporters set up from OTEL_*.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
+    )
+    install_docs(app)
+    # GraphQL over the same services (app.state.resources), beside the REST routes. First: its
+    # fast path is the innermost middleware, inside CORS and the edge headers like the routes.
+    mount_graphql(
+        app,
+        settings.graphql,
+        live=settings.live,
+        allowed_origins=settings.app.cors_origins,
+        tracer_provider=tracer_provider,
+    )
+    _add_middleware(app, settings)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    if tracer_provider is not None:
+        # Outermost, so every request is in a span, the cached-read fast path's included; a client's
+        # `traceparent` is continued.
+        app.add_middleware(ServerSpans, tracer_provider=tracer_provider)
+    return app
 
+
+ROUTERS = (
+    health.router,
+    metrics.router,
+    auth.router,
+    users.router,
+    orders.router,
+    order_events.router,
+)
+
+
+def _lifespan(
+    settings: ApiProcessSettings, tracer_provider: TracerProvider | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(
@@ -111,29 +160,12 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
                 if relay is not None:
                     await relay.stop()
 
-    app = FastAPI(
-        title="Orders",
-        summary="Order management: users, orders, status rules, cache and events.",
-        version="0.1.0",
-        lifespan=lifespan,
-        redirect_slashes=False,
-        docs_url=None,
-        redoc_url=None,
-        # Our own server span instead (api/tracing.py, for its cost); no metrics or logs through
-        # OpenTelemetry (Prometheus and JSON lines have them), nor exporters set up from OTEL_*.
-        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
-    )
-    install_docs(app)
-    # GraphQL over the same services (app.state.resources), beside the REST routes. First: its
-    # fast path is the innermost middleware, inside CORS and the edge headers like the routes.
-    mount_graphql(
-        app,
-        settings.graphql,
-        live=settings.live,
-        allowed_origins=settings.app.cors_origins,
-        tracer_provider=tracer_provider,
-    )
-    # Inside CORS and the edge headers too, so its answers get exactly what the route's get.
+    return lifespan
+
+
+def _add_middleware(app: FastAPI, settings: ApiProcessSettings) -> None:
+    """Innermost first: the cached-read fast path inside CORS and the edge headers, so its answers
+    get exactly what the route's get."""
     app.add_middleware(CachedOrderFastPath)
     app.add_middleware(
         CORSMiddleware,
@@ -164,15 +196,3 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     if settings.app.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.app.trusted_proxies)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.app.max_body_bytes)
-    install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    app.include_router(auth.router)
-    app.include_router(users.router)
-    app.include_router(orders.router)
-    app.include_router(order_events.router)
-    if tracer_provider is not None:
-        # Outermost, so every request is in a span, the cached-read fast path's included; a client's
-        # `traceparent` is continued.
-        app.add_middleware(ServerSpans, tracer_provider=tracer_provider)
-    return app

@@ -16,7 +16,8 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.events.repository import OutboxRepository
-from domain.orders.repository import OrderEventRepository, OrderRepository
+from domain.orders.history_repository import OrderEventRepository
+from domain.orders.repository import OrderRepository
 from domain.users.repository import UserRepository
 from domain.webhooks.repository import WebhookRepository
 from infra.db import AutocommitReads

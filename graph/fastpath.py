@@ -21,28 +21,13 @@ on, its requests get the HTTP and Redis spans but no GraphQL operation spans.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from graphql import (
-    FieldNode,
-    GraphQLEnumType,
     GraphQLError,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLScalarType,
-    OperationDefinitionNode,
-    OperationType,
-    StringValueNode,
-    VariableNode,
-    parse,
     specified_rules,
-    validate,
 )
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,42 +40,15 @@ from edge.order_cache import read_order
 from edge.ratelimit import rate_limit_headers, rejection_headers
 from edge.resources import Resources
 from edge.scope import ROUTE_TEMPLATE
-from graph.cost import COSTLY_SHARE_OF_MAX, measure
 from graph.errors import log_errors, shape_error
+from graph.fastpath_plan import Plan, compile_plan, complete, order_id_in
 from graph.persisted import PersistedQueries, PersistedQueryRefused, requested_digest
 from graph.types import Order
 
-# Where Strawberry keeps, on each graphql-core field, the field it was built from.
-_STRAWBERRY_FIELD = "strawberry-definition"
 # Longer documents are not this shape; they are not parsed twice.
 MAX_DOCUMENT_CHARS = 2_000
 # Documents judged (eligible or not) kept per process; past it, new ones just fall through.
 MAX_PLANS = 1_000
-
-
-@dataclass(frozen=True, slots=True)
-class _Field:
-    """One selected field: its response key and how to complete it from the resolver's object."""
-
-    key: str
-    # The attribute on the Strawberry object; None for `__typename`.
-    attribute: str | None
-    typename: str
-    # Scalars and enums: the schema's serialiser. Objects: the fields selected below.
-    serialize: Callable[[Any], Any] | None
-    children: tuple[_Field, ...]
-    is_list: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    key: str
-    node: FieldNode
-    operation_name: str | None
-    id_variable: str | None
-    id_literal: str | None
-    fields: tuple[_Field, ...]
-    cost: int
 
 
 class GraphQLFastPath:
@@ -113,7 +71,7 @@ class GraphQLFastPath:
         self.max_cost = max_cost
         self.persisted = persisted
         # Keyed by ("sha256", hash) or ("document", text): a text never passes for a hash.
-        self._plans: dict[tuple[str, str], _Plan | None] = {}
+        self._plans: dict[tuple[str, str], Plan | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -142,7 +100,7 @@ class GraphQLFastPath:
         plan = self._plan_for(request, get=scope["method"] == "GET")
         if plan is None:
             return False
-        order_id = _order_id(plan, request.get("variables"))
+        order_id = order_id_in(plan, request.get("variables"))
         token = bearer_token(authorization_header(scope))
         if order_id is None or token is None:
             return False
@@ -176,7 +134,7 @@ class GraphQLFastPath:
                 "extensions": {"cost": plan.cost},
             }
         else:
-            order = _complete(plan.fields, Order.from_domain(read.order()))
+            order = complete(plan.fields, Order.from_domain(read.order()))
             answer = {"data": {plan.key: order}, "extensions": {"cost": plan.cost}}
         if cache.verdict is not None and not headers:
             headers = rate_limit_headers(cache.verdict)
@@ -185,7 +143,7 @@ class GraphQLFastPath:
         await Response(body, media_type="application/json", headers=headers)(scope, receive, send)
         return True
 
-    def _plan_for(self, request: Mapping[str, Any], *, get: bool) -> _Plan | None:
+    def _plan_for(self, request: Mapping[str, Any], *, get: bool) -> Plan | None:
         try:
             digest = requested_digest(request.get("extensions"))
         except PersistedQueryRefused:
@@ -204,156 +162,19 @@ class GraphQLFastPath:
         if key in self._plans:
             plan = self._plans[key]
         else:
-            plan = self._compile(document)
+            plan = compile_plan(
+                document,
+                schema=self.schema,
+                rules=self.rules,
+                max_tokens=self.max_tokens,
+                max_cost=self.max_cost,
+            )
             if len(self._plans) < MAX_PLANS:
                 self._plans[key] = plan
         operation_name = request.get("operationName")
         if plan is None or operation_name not in (None, plan.operation_name):
             return None
         return plan
-
-    def _compile(self, document_text: str) -> _Plan | None:
-        """The plan for a document of exactly this shape (valid, within the limits), else None."""
-        try:
-            document = parse(document_text, max_tokens=self.max_tokens)
-        except GraphQLError:
-            return None
-        graphql_schema = self.schema._schema
-        if validate(graphql_schema, document, self.rules):
-            return None
-        [*definitions] = document.definitions
-        if len(definitions) != 1 or not isinstance(definitions[0], OperationDefinitionNode):
-            return None
-        operation = definitions[0]
-        if operation.operation is not OperationType.QUERY or operation.directives:
-            return None
-        selections = operation.selection_set.selections
-        if len(selections) != 1 or not isinstance(selections[0], FieldNode):
-            return None
-        root = selections[0]
-        if root.name.value != "order" or root.directives or root.selection_set is None:
-            return None
-        [argument] = root.arguments or ()  # validation saw to it: `id` is its only argument
-        id_variable = id_literal = None
-        if isinstance(argument.value, VariableNode):
-            id_variable = argument.value.name.value
-        elif isinstance(argument.value, StringValueNode):
-            id_literal = argument.value.value
-        else:
-            return None
-        order_type = graphql_schema.query_type.fields["order"].type  # type: ignore[union-attr]
-        fields = _fields(root, order_type)
-        if fields is None:
-            return None
-        operation_name = operation.name.value if operation.name else None
-        priced = measure(graphql_schema, document, operation_name, {})
-        if priced.cost > self.max_cost // COSTLY_SHARE_OF_MAX:
-            return None
-        return _Plan(
-            key=root.alias.value if root.alias else "order",
-            node=root,
-            operation_name=operation_name,
-            id_variable=id_variable,
-            id_literal=id_literal,
-            fields=fields,
-            cost=priced.cost,
-        )
-
-
-def _fields(node: FieldNode, output_type: GraphQLOutputType) -> tuple[_Field, ...] | None:
-    """The fields selected on `node`, if every one is plain data (no resolver of its own), no
-    fragments, no directives, no response key twice; None otherwise."""
-    object_type = _unwrap(output_type)
-    if not isinstance(object_type, GraphQLObjectType) or node.selection_set is None:
-        return None
-    found: list[_Field] = []
-    keys: set[str] = set()
-    for selection in node.selection_set.selections:
-        if not isinstance(selection, FieldNode) or selection.directives:
-            return None
-        name = selection.name.value
-        key = selection.alias.value if selection.alias else name
-        if key in keys:
-            return None
-        keys.add(key)
-        if name == "__typename":
-            found.append(_Field(key, None, object_type.name, None, (), is_list=False))
-            continue
-        graphql_field = object_type.fields.get(name)
-        strawberry_field = graphql_field and graphql_field.extensions.get(_STRAWBERRY_FIELD)
-        if (
-            strawberry_field is None
-            or strawberry_field.base_resolver
-            or strawberry_field.extensions
-        ):
-            return None
-        field_type = graphql_field.type
-        leaf = _unwrap(field_type)
-        is_list = isinstance(_nullable(field_type), GraphQLList)
-        if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-            if selection.selection_set is not None:
-                return None
-            found.append(
-                _Field(key, strawberry_field.python_name, leaf.name, leaf.serialize, (), is_list)
-            )
-            continue
-        children = _fields(selection, field_type)
-        if children is None:
-            return None
-        found.append(_Field(key, strawberry_field.python_name, str(leaf), None, children, is_list))
-    return tuple(found)
-
-
-def _nullable(output_type: GraphQLOutputType) -> GraphQLOutputType:
-    return output_type.of_type if isinstance(output_type, GraphQLNonNull) else output_type
-
-
-def _unwrap(output_type: GraphQLOutputType) -> GraphQLOutputType:
-    while isinstance(output_type, GraphQLNonNull | GraphQLList):
-        output_type = output_type.of_type
-    return output_type
-
-
-def _complete(fields: tuple[_Field, ...], source: object) -> dict[str, Any]:
-    """As graphql-core completes these fields: each value through its type's serialiser."""
-    completed: dict[str, Any] = {}
-    for field in fields:
-        if field.attribute is None:
-            completed[field.key] = field.typename
-            continue
-        value = getattr(source, field.attribute)
-        if value is None:
-            completed[field.key] = None
-        elif field.is_list:
-            completed[field.key] = [_one(field, item) for item in value]
-        else:
-            completed[field.key] = _one(field, value)
-    return completed
-
-
-def _one(field: _Field, value: object) -> Any:
-    if value is None:
-        return None
-    if field.serialize is not None:
-        return field.serialize(value)
-    return _complete(field.children, value)
-
-
-def _order_id(plan: _Plan, variables: object) -> uuid.UUID | None:
-    """The order's id from the document or the variables, if it is a UUID string; else None
-    (the normal path reports what is wrong with it)."""
-    if plan.id_literal is not None:
-        value: object = plan.id_literal
-    elif isinstance(variables, dict):
-        value = variables.get(plan.id_variable)
-    else:
-        return None
-    if not isinstance(value, str):
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

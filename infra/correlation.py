@@ -12,6 +12,11 @@ from contextvars import ContextVar
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
+# What the unit of work in progress is about (`order_id`, `user_id`), as `infra.tracing.annotate`
+# learns it: every log line of the unit carries these fields (infra/logs.py).
+log_fields: ContextVar[dict[str, str | int] | None] = ContextVar("log_fields", default=None)
+LOGGED_ATTRIBUTES = ("order_id", "user_id")
+
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 

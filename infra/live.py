@@ -1,7 +1,7 @@
 """Live order events between processes: Redis pub/sub, one channel per deployment (REDIS_KEY_PREFIX).
 
 Whoever commits an order event (an API process, the worker) publishes it here after the commit; every
-API process listens and hands it to its own live subscribers (edge/live.py). Pub/sub keeps nothing:
+API process listens and hands it to its own live subscribers (edge/live/hub.py). Pub/sub keeps nothing:
 what a listener misses (Redis restarting, a publish failing) its subscribers fill in from the
 history table, by sequence number, so a dropped message is a delay, never a gap.
 """

@@ -8,20 +8,24 @@ JSON lines also carry the current span's `trace_id` and `span_id`, which lead to
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import UTC, datetime
 
 from opentelemetry import trace
+from pythonjsonlogger import json
+from pythonjsonlogger.core import RESERVED_ATTRS
 
-from infra.correlation import correlation_id
+from infra.correlation import correlation_id, log_fields
 from infra.settings import AppSettings, LogFormat
 
 
 class _CorrelationFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.correlation_id = correlation_id.get() or "-"
+        for key, value in (log_fields.get() or {}).items():
+            if not hasattr(record, key):  # an explicit `extra=` wins
+                setattr(record, key, value)
         span_context = trace.get_current_span().get_span_context()
         if span_context.is_valid:
             record.trace_id = format(span_context.trace_id, "032x")
@@ -29,23 +33,27 @@ class _CorrelationFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "correlation_id": getattr(record, "correlation_id", "-"),
-            "process": record.process,
-        }
-        trace_id = getattr(record, "trace_id", None)
-        if trace_id is not None:
-            entry["trace_id"] = trace_id
-            entry["span_id"] = getattr(record, "span_id", None)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+class JsonFormatter(json.JsonFormatter):
+    """One JSON object per line (python-json-logger): time, level, logger, message, correlation id,
+    process, then every `extra=` field of the call (`order_id`, `user_id`, ...) and the trace ids."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "{asctime}{levelname}{name}{message}{correlation_id}{process}",
+            style="{",
+            rename_fields={
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "exception",
+            },
+            # uvicorn's access and error lines carry a copy of the message with terminal colours.
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
+            json_ensure_ascii=False,
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"

@@ -35,6 +35,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from taskiq import AsyncBroker
 from taskiq.middlewares.opentelemetry_middleware import OpenTelemetryMiddleware
 
+from infra.correlation import LOGGED_ATTRIBUTES, log_fields
+
 _provider: TracerProvider | None = None
 # The stored and forwarded form is always W3C traceparent, whatever OTEL_PROPAGATORS says.
 _TRACECONTEXT = TraceContextTextMapPropagator()
@@ -97,7 +99,15 @@ def instrument_broker(broker: AsyncBroker) -> None:
 
 
 def annotate(**attributes: object) -> None:
-    """Business attributes (`orders.order_id`, ...) on the current span, if it is being recorded."""
+    """Business attributes (`orders.order_id`, ...) on the current span, if it is being recorded;
+    `order_id` and `user_id` also on every later log line of the unit of work."""
+    logged = {
+        key: value if isinstance(value, int) else str(value)
+        for key, value in attributes.items()
+        if key in LOGGED_ATTRIBUTES
+    }
+    if logged:
+        log_fields.set({**(log_fields.get() or {}), **logged})
     span = trace.get_current_span()
     if span.is_recording():
         span.set_attributes(

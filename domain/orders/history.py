@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from domain.orders.errors import OrderNotFound
+from domain.orders.history_repository import OrderEventRow, ProcessedOrderHistory
 from domain.orders.models import Order
 from domain.orders.records import OrderRecord
-from domain.orders.repository import OrderEventRow, ProcessedOrderHistory
 from domain.orders.schemas import OrderChange, OrderEventOut
 from domain.orders.status import OrderEventKind, OrderStatus
 from domain.uow import UnitOfWork

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -55,6 +56,34 @@ CENT = Decimal("0.01")
 # Building a named tuple through its class costs a Python call per record; through tuple's own
 # constructor it does not (a page builds a few hundred).
 _build = tuple.__new__
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """What a status change found (the order's status and version before it), and the order as
+    changed: None when the rules or the expected version refused the change."""
+
+    status: OrderStatus
+    version: int
+    order: OrderRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedOrder:
+    """The order an Idempotency-Key created, and the fingerprint of the request that created it."""
+
+    request_hash: str
+    order: OrderRecord
+
+
+@dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """An Idempotency-Key to claim for a new order: its text, the fingerprint of the request, and
+    the moment before which a key of the same text has expired (and may be taken over)."""
+
+    key: str
+    request_hash: str
+    expired_before: datetime
 
 
 class _NotAsStored(Exception):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -24,15 +23,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from domain.events.repository import OutboxRow, outbox_insert, outbox_values
+from domain.orders.history_repository import OrderEventRow
 from domain.orders.models import IdempotencyKey, Order, OrderEvent
 from domain.orders.pagination import Position
-from domain.orders.records import OrderRecord, order_record
-from domain.orders.status import OrderEventKind, OrderStatus
-from domain.users.roles import Role
+from domain.orders.records import KeyClaim, KeyedOrder, OrderRecord, StatusChange, order_record
+from domain.orders.status import OrderStatus
 from infra.db import Statements
 
 _ORDERS = cast(Table, Order.__table__)
@@ -195,16 +192,6 @@ def _add_values(order: Order, outbox: OutboxRow, created: OrderEventRow) -> dict
     }
 
 
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    """What a status change found (the order's status and version before it), and the order as
-    changed: None when the rules or the expected version refused the change."""
-
-    status: OrderStatus
-    version: int
-    order: OrderRecord | None
-
-
 class OrderRepository:
     """Core statements only, so a read-only unit of work can run them without a session."""
 
@@ -303,164 +290,3 @@ class OrderRepository:
             }
             result = await self._session.execute(_LIST_AFTER, params)
         return [order_record(row) for row in result]
-
-
-@dataclass(frozen=True, slots=True)
-class KeyedOrder:
-    """The order an Idempotency-Key created, and the fingerprint of the request that created it."""
-
-    request_hash: str
-    order: OrderRecord
-
-
-@dataclass(frozen=True, slots=True)
-class KeyClaim:
-    """An Idempotency-Key to claim for a new order: its text, the fingerprint of the request, and
-    the moment before which a key of the same text has expired (and may be taken over)."""
-
-    key: str
-    request_hash: str
-    expired_before: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OrderEventRow:
-    """One event of an order's history (a row of `order_events`)."""
-
-    order_id: uuid.UUID
-    seq: int
-    kind: OrderEventKind
-    status: OrderStatus
-    previous_status: OrderStatus | None
-    at: datetime
-    correlation_id: str | None
-    # Who made the change (null: the system) and the note it carried.
-    actor_user_id: int | None = None
-    actor_role: Role | None = None
-    note: str | None = None
-
-
-def _next_event() -> Insert:
-    """INSERT the order's next event, numbered max(seq) + 1; RETURNING the event.
-
-    The caller holds the order's row lock, so no other transaction appends to this order meanwhile;
-    and as a statement of its own (READ COMMITTED), it sees every event committed before the lock.
-    """
-    fields = (
-        "kind",
-        "status",
-        "previous_status",
-        "at",
-        "correlation_id",
-        "actor_user_id",
-        "actor_role",
-        "note",
-    )
-    order_id = bindparam("order_id", type_=_EVENTS.c.order_id.type)
-    next_seq = (
-        select(func.coalesce(func.max(_EVENTS.c.seq), 0) + 1)
-        .where(_EVENTS.c.order_id == order_id)
-        .scalar_subquery()
-    )
-    return (
-        insert(_EVENTS)
-        .from_select(
-            ["order_id", "seq", *fields],
-            select(
-                order_id,
-                next_seq,
-                *(bindparam(name, type_=_EVENTS.c[name].type) for name in fields),
-            ),
-        )
-        .returning(*_EVENTS.c)
-    )
-
-
-_APPEND = _next_event()
-
-
-class OrderEventRepository:
-    """An order's history (async: the API side)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def append(
-        self,
-        *,
-        order_id: uuid.UUID,
-        kind: OrderEventKind,
-        status: OrderStatus,
-        previous_status: OrderStatus | None,
-        at: datetime,
-        correlation_id: str | None,
-        actor_user_id: int | None,
-        actor_role: Role | None,
-        note: str | None,
-    ) -> OrderEventRow:
-        """Append to the history of an order whose row this transaction has locked."""
-        params = {
-            "order_id": order_id,
-            "kind": kind,
-            "status": status,
-            "previous_status": previous_status,
-            "at": at,
-            "correlation_id": correlation_id,
-            "actor_user_id": actor_user_id,
-            "actor_role": actor_role,
-            "note": note,
-        }
-        return OrderEventRow(**(await self._session.execute(_APPEND, params)).one()._mapping)
-
-    async def owned_after(
-        self, *, order_id: uuid.UUID, user_id: int | None, after_seq: int = 0
-    ) -> Sequence[OrderEvent]:
-        """The events of `user_id`'s order after `after_seq`, oldest first; none if not theirs.
-        `user_id` None: whoever owns it (staff)."""
-        stmt = select(OrderEvent).where(OrderEvent.order_id == order_id, OrderEvent.seq > after_seq)
-        if user_id is not None:
-            stmt = stmt.join(Order, Order.id == OrderEvent.order_id).where(Order.user_id == user_id)
-        return (await self._session.execute(stmt.order_by(OrderEvent.seq))).scalars().all()
-
-    async def owned_of(
-        self, *, order_ids: Sequence[uuid.UUID], user_id: int | None
-    ) -> Sequence[OrderEvent]:
-        """The events of those of `order_ids` that are `user_id`'s (None: anyone's), by order,
-        oldest first."""
-        stmt = select(OrderEvent).where(OrderEvent.order_id.in_(order_ids))
-        if user_id is not None:
-            stmt = stmt.join(Order, Order.id == OrderEvent.order_id).where(Order.user_id == user_id)
-        stmt = stmt.order_by(OrderEvent.order_id, OrderEvent.seq)
-        return (await self._session.execute(stmt)).scalars().all()
-
-
-class ProcessedOrderHistory:
-    """The worker's side of the history (sync): the PROCESSED event, in the task's transaction."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def append_processed(
-        self, *, order_id: uuid.UUID, at: datetime, correlation_id: str | None
-    ) -> tuple[int, OrderEventRow] | None:
-        """Lock the order, append PROCESSED with its current status; (owner, event), or None if the
-        order no longer exists."""
-        locked = self._session.execute(
-            select(Order.user_id, Order.status).where(Order.id == order_id).with_for_update()
-        ).first()
-        if locked is None:
-            return None
-        user_id, status = locked
-        params = {
-            "order_id": order_id,
-            "kind": OrderEventKind.PROCESSED,
-            "status": status,
-            "previous_status": None,
-            "at": at,
-            "correlation_id": correlation_id,
-            # The system did it: no actor, no note.
-            "actor_user_id": None,
-            "actor_role": None,
-            "note": None,
-        }
-        return user_id, OrderEventRow(**self._session.execute(_APPEND, params).one()._mapping)

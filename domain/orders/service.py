@@ -23,11 +23,11 @@ from domain.orders.errors import (
     OrderVersionMismatch,
 )
 from domain.orders.events import new_order_event
+from domain.orders.history_repository import OrderEventRow
 from domain.orders.models import Order
 from domain.orders.pagination import decode_cursor, encode_cursor
 from domain.orders.permissions import CustomerStatusChanges, ensure_move, moves_to
-from domain.orders.records import ORDER_COLUMNS, OrderRecord, order_record
-from domain.orders.repository import KeyClaim, OrderEventRow
+from domain.orders.records import ORDER_COLUMNS, KeyClaim, OrderRecord, order_record
 from domain.orders.schemas import NOTE, IdempotencyKeyArgument, OrderCreate
 from domain.orders.status import OrderStatus
 from domain.uow import UnitOfWork

@@ -7,9 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
+from fastapi import Depends
+from fastapi.routing import APIRoute
 from redis.asyncio import Redis
 
-from api.fastpath import CachedOrderFastPath
+from api.fastpath import CachedOrderFastPath, RouteChanged, check_route
+from api.main import create_app
+from api.routes import orders
 from api.settings import ApiProcessSettings
 from edge.resources import Resources
 from infra.settings import RateLimitSettings
@@ -50,13 +55,17 @@ async def test_a_request_is_counted_once_whether_the_fast_path_serves_it_or_not(
 ) -> None:
     limited = settings.model_copy(
         update={
-            "rate_limit": RateLimitSettings(enabled=True, default="3/minute", auth="100/minute"),
+            "rate_limit": RateLimitSettings(enabled=True, default="5/minute", auth="100/minute"),
             "redis": settings.redis.model_copy(
                 update={"key_prefix": f"{settings.redis.key_prefix}{uuid.uuid4().hex[:6]}:"}
             ),
         }
     )
-    async with running_app(limited) as (client, services):
+    # Two apps on the same Redis counters: one with the fast path, one where the router answers.
+    async with (
+        running_app(limited) as (client, services),
+        running_app(limited, without=CachedOrderFastPath) as (routed_client, _),
+    ):
         user = await UserFactory(client).create()
         order_id = (await client.post("/orders/", json=order_body(), headers=user.headers)).json()[
             "id"
@@ -66,18 +75,53 @@ async def test_a_request_is_counted_once_whether_the_fast_path_serves_it_or_not(
         assert cache is not None
         await redis_client.delete(cache.key(uuid.UUID(order_id)))
 
-        miss = await client.get(f"/orders/{order_id}/", headers=user.headers)  # falls through
-        hit = await client.get(
-            f"/orders/{order_id}/", headers=user.headers
-        )  # served on the fast path
-        refused = await client.get(f"/orders/{order_id}/", headers=user.headers)
+        # The fast path answers a miss too (from the database), then a hit; the router a hit.
+        fast_miss = await client.get(f"/orders/{order_id}/", headers=user.headers)
+        fast_hit = await client.get(f"/orders/{order_id}/", headers=user.headers)
+        routed_hit = await routed_client.get(f"/orders/{order_id}/", headers=user.headers)
+        routed_last = await routed_client.get(f"/orders/{order_id}/", headers=user.headers)
+        fast_refused = await client.get(f"/orders/{order_id}/", headers=user.headers)
 
-    # The POST counted 1 of 3; each GET counts exactly one more.
-    assert (miss.headers["X-Cache"], miss.headers["X-RateLimit-Remaining"]) == ("MISS", "1")
-    assert (hit.headers["X-Cache"], hit.headers["X-RateLimit-Remaining"]) == ("HIT", "0")
-    assert refused.status_code == 429
-    assert int(refused.headers["Retry-After"]) >= 1
-    assert refused.json()["detail"].startswith("Rate limit exceeded")
+    # The POST counted 1 of 5; each GET counts exactly one more, whichever path served it.
+    assert [
+        (r.headers["X-Cache"], r.headers["X-RateLimit-Remaining"])
+        for r in (fast_miss, fast_hit, routed_hit, routed_last)
+    ] == [("MISS", "3"), ("HIT", "2"), ("HIT", "1"), ("HIT", "0")]
+    assert fast_refused.status_code == 429
+    assert int(fast_refused.headers["Retry-After"]) >= 1
+    assert fast_refused.json()["detail"].startswith("Rate limit exceeded")
+
+
+async def test_the_app_refuses_to_start_when_the_route_no_longer_is_what_the_fast_path_reproduces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    route = next(
+        r
+        for r in orders.router.routes
+        if isinstance(r, APIRoute)
+        and r.path == "/orders/{order_id}/"
+        and "GET" in (r.methods or ())
+    )
+    check_route(route)  # as it is: accepted
+
+    async def audit() -> None:
+        """A dependency the fast path would skip."""
+
+    with_dependency = APIRoute(
+        route.path,
+        route.endpoint,
+        response_model=route.response_model,
+        dependencies=[*route.dependencies, Depends(audit)],
+    )
+    with_other_model = APIRoute(route.path, route.endpoint, response_model=dict[str, str])
+    with pytest.raises(RouteChanged, match="its dependencies are"):
+        check_route(with_dependency)
+    with pytest.raises(RouteChanged, match="its response model is"):
+        check_route(with_other_model)
+
+    monkeypatch.setattr(route, "response_model", dict[str, str])
+    with pytest.raises(RouteChanged, match=r"GET /orders/\{order_id\}/ changed"):
+        create_app()
 
 
 async def test_what_the_fast_path_declines_still_gets_the_routes_answer(

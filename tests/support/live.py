@@ -254,7 +254,7 @@ async def set_status(
 
 
 async def wait_for_leases(redis_url: str, key_prefix: str, user_id: int, count: int) -> None:
-    """Until `user_id` holds `count` live subscriptions. Each takes its lease (edge/live.py) just
+    """Until `user_id` holds `count` live subscriptions. Each takes its lease (edge/live/hub.py) just
     before it starts listening: the only outside sign that a subscription without a replay is live."""
     client = Redis.from_url(redis_url)
     try:

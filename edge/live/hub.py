@@ -2,10 +2,8 @@
 
 One `LiveHub` per process listens to the deployment's Redis channel (infra/live.py), where every
 committed order event is published by whichever process committed it, and hands each event to the
-local subscribers of that order or of its owner. A subscriber reads through `order_changes`, which
-turns that best-effort feed into an exact one: events carry their per-order `seq`, so a duplicate is
-dropped and a gap (a message lost while Redis reconnected, an inbox that overflowed, two processes
-publishing out of order) is filled from the history table before the event that revealed it.
+local subscribers of that order or of its owner. A subscriber reads through `order_changes`
+(edge/live/changes.py), which turns that best-effort feed into an exact one.
 
 Leases in Redis count each user's live subscriptions across processes (`LIVE_MAX_SUBSCRIPTIONS_PER_USER`);
 a process that dies stops renewing its leases and they lapse within `LEASE_SECONDS`.
@@ -19,27 +17,22 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from domain.orders import history
 from domain.orders.errors import TooManyLiveSubscriptions
-from domain.orders.schemas import OrderChange, OrderEventOut
-from edge.order_cache import read_order
+from domain.orders.schemas import OrderChange
 from edge.settings import LiveSettings
 from infra.live import live_channel
 from infra.metrics import LIVE_SUBSCRIPTIONS
 from infra.redis import RedisBreaker, redis_client
 from infra.retry import Outage, pause
 from infra.settings import RedisSettings
-
-if TYPE_CHECKING:  # the resources hold the hub
-    from edge.resources import Resources
 
 logger = logging.getLogger(__name__)
 
@@ -292,90 +285,3 @@ class LiveHub:
             inbox.push(change)
         for inbox in self._by_user.get(change.user_id, ()):
             inbox.push(change)
-
-
-async def order_changes(
-    resources: Resources,
-    *,
-    user_id: int,
-    order_id: uuid.UUID | None = None,
-    after_seq: int | None = None,
-    tick: float | None = None,
-    ends_on_drain: bool,
-    as_staff: bool = False,
-) -> AsyncGenerator[OrderChange | None, None]:
-    """The changes of `user_id`'s order `order_id` (or of all their orders), live, in `seq` order.
-    `as_staff` (checked by the caller): any order's, with who did what; a customer sees a staff
-    action's role and note, not who acted.
-
-    With `after_seq`, the stored events after it come first, then the live ones, with no gap and no
-    duplicate in between. `OrderNotFound` if the order is not the user's; `TooManyLiveSubscriptions`
-    past the limit. None means "nothing to deliver": it comes first, once the subscription is open
-    and checked (so a caller can answer errors before it starts streaming), then after every `tick`
-    idle seconds (heartbeats). With `ends_on_drain`, the stream ends when the process stops (SSE);
-    without, it waits for its connection to be closed (a WebSocket subscription must not complete:
-    its client would take that as the end, not as a reason to reconnect).
-    """
-    async with resources.live.subscribe(
-        user_id=user_id, order_id=order_id, ends_on_drain=ends_on_drain
-    ) as inbox:
-        last_seq: dict[uuid.UUID, int] = {}
-        if order_id is not None:
-            async with resources.unit_of_work(read_only=True) as uow:
-                await read_order(
-                    uow=uow,
-                    cache=resources.order_cache,
-                    user_id=user_id,
-                    order_id=order_id,
-                    as_staff=as_staff,
-                )
-        yield None
-        if order_id is not None and after_seq is not None:
-            last_seq[order_id] = after_seq
-            for event in await _stored_after(resources, user_id, order_id, after_seq, as_staff):
-                last_seq[order_id] = event.seq
-                yield OrderChange(order_id=order_id, user_id=user_id, event=event)
-        while True:
-            try:
-                item = await asyncio.wait_for(inbox.queue.get(), tick)
-            except TimeoutError:
-                yield None
-                continue
-            if item is Signal.CLOSED:
-                return
-            pending: list[OrderChange]
-            if item is Signal.RESYNC:
-                pending = []
-                for known_order, known_seq in list(last_seq.items()):
-                    stored = await _stored_after(
-                        resources, user_id, known_order, known_seq, as_staff
-                    )
-                    pending += [
-                        OrderChange(order_id=known_order, user_id=user_id, event=event)
-                        for event in stored
-                    ]
-            else:
-                known = last_seq.get(item.order_id)
-                if known is not None and item.event.seq > known + 1:
-                    stored = await _stored_after(resources, user_id, item.order_id, known, as_staff)
-                    pending = [
-                        OrderChange(order_id=item.order_id, user_id=user_id, event=event)
-                        for event in stored
-                    ]
-                else:
-                    pending = [item]
-            for change in pending:
-                known = last_seq.get(change.order_id)
-                if known is not None and change.event.seq <= known:
-                    continue  # already delivered (replayed, or filled in from the history)
-                last_seq[change.order_id] = change.event.seq
-                yield change if as_staff else change.seen_by_customer()
-
-
-async def _stored_after(
-    resources: Resources, user_id: int, order_id: uuid.UUID, after_seq: int, as_staff: bool
-) -> list[OrderEventOut]:
-    async with resources.unit_of_work(read_only=True) as uow:
-        return await history.events_after(
-            uow=uow, user_id=user_id, order_id=order_id, after_seq=after_seq, as_staff=as_staff
-        )

@@ -1,0 +1,7 @@
+"""Live order events for both interfaces: the process's hub (`hub`), each subscriber's exact stream
+(`changes`), and the merge of stored and live events by `seq` (`merge`)."""
+
+from edge.live.changes import order_changes
+from edge.live.hub import LiveHub
+
+__all__ = ["LiveHub", "order_changes"]
