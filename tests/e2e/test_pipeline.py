@@ -16,8 +16,8 @@ async def pending_outbox_count(db_engine: AsyncEngine, order_ids: list[str]) -> 
     async with db_engine.connect() as connection:
         result = await connection.execute(
             text(
-                "SELECT count(*) FROM outbox_events"
-                " WHERE published_at IS NULL AND payload->>'order_id' = ANY(:ids)"
+                "SELECT count(*) FROM outbox_events WHERE event_type = 'new_order'"
+                " AND published_at IS NULL AND payload->>'order_id' = ANY(:ids)"
             ),
             {"ids": order_ids},
         )
