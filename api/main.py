@@ -20,7 +20,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.fastpath import CachedOrderFastPath, check_route
 from api.middleware import EdgeMiddleware
-from api.routes import auth, health, metrics, order_events, orders, users
+from api.routes import auth, health, metrics, order_events, orders, users, webhooks
 from api.routes.metrics import OutboxBacklog
 from api.settings import ApiProcessSettings, get_api_settings
 from api.tracing import ServerSpans
@@ -119,6 +119,7 @@ ROUTERS = (
     users.router,
     orders.router,
     order_events.router,
+    webhooks.router,
 )
 
 

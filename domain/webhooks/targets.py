@@ -51,8 +51,10 @@ def address_rule(address: IPAddress) -> str | None:
         ("a link-local address", address.is_link_local),
         ("a multicast address", address.is_multicast),
         ("a unique-local address", address in _UNIQUE_LOCAL),
+        ("a reserved address", address.is_reserved),
         ("a private address", address.is_private),
-        ("a reserved address", address.is_reserved or not address.is_global),
+        # Shared (carrier-grade NAT), documentation, benchmarking and other special ranges.
+        ("a reserved address", not address.is_global),
     ):
         if broken:
             return name
