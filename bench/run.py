@@ -62,6 +62,7 @@ from bench.stack import (
     rabbitmqctl,
     throwaway_backends,
 )
+from bench.webhooks import webhooks_scenario
 
 DEEP_ORDERS = int(os.environ.get("BENCH_DEEP_ORDERS", "100000"))
 PATCH_ORDERS = int(os.environ.get("BENCH_PATCH_ORDERS", "60000"))
@@ -255,6 +256,11 @@ def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database
 
     print("live updates", flush=True)
     run.extra.update(live_scenario(env, free_port()))
+
+    print("webhooks", flush=True)
+    # The order events of the scenarios above waited there for a dispatcher: not this one's.
+    rabbitmqctl("purge_queue", "-p", f"orders_bench_{tag}", "webhooks")
+    run.extra.update(webhooks_scenario(env, dsn, tag))
 
     print("servers", flush=True)
     run.extra["redis-benchmark -t get (c=64)"] = f"{redis_benchmark():,.0f} req/s"

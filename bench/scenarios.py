@@ -148,7 +148,8 @@ async def _pending(connection: asyncpg.Connection) -> int:
     """Events created but not yet processed by the worker."""
     return int(
         await connection.fetchval(
-            "SELECT (SELECT count(*) FROM outbox_events) - (SELECT count(*) FROM processed_events)"
+            "SELECT (SELECT count(*) FROM outbox_events WHERE event_type = 'new_order')"
+            " - (SELECT count(*) FROM processed_events)"
         )
     )
 

@@ -23,15 +23,20 @@ async def seed_orders(dsn: str, user_id: int, count: int) -> None:
             user_id,
             count,
         )
-        # Their history starts as the API's does: CREATED, seq 1.
-        await connection.execute(
-            """
-            INSERT INTO order_events (order_id, seq, kind, status, at)
-            SELECT id, 1, 'CREATED', 'PENDING', created_at FROM orders o
-            WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM order_events e WHERE e.order_id = o.id)
-            """,
-            user_id,
-        )
+        # Their history starts as the API's does: CREATED, seq 1. Bench data, not events: with
+        # triggers off, no outbox row per seeded event (the relay would publish them all for the
+        # webhooks queue while the scenarios run).
+        async with connection.transaction():
+            await connection.execute("SET LOCAL session_replication_role = replica")
+            await connection.execute(
+                """
+                INSERT INTO order_events (order_id, seq, kind, status, at)
+                SELECT id, 1, 'CREATED', 'PENDING', created_at FROM orders o
+                WHERE user_id = $1
+                  AND NOT EXISTS (SELECT 1 FROM order_events e WHERE e.order_id = o.id)
+                """,
+                user_id,
+            )
     finally:
         await connection.close()
 

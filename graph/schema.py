@@ -25,8 +25,10 @@ from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from graph import resolvers
+from graph import webhooks as hooks
 from graph.cost import QueryCost, costly_operations_gate
 from graph.errors import ErrorCodes, log_errors, shape_error
+from graph.permissions import IsStaff
 from graph.settings import GraphQLSettings
 from graph.tracing import GraphQLTracing
 from graph.types import DECIMAL, Order, OrderEvent, OrderPage, Token, User
@@ -50,6 +52,16 @@ class Query:
     orders_page: OrderPage = strawberry.field(
         resolver=resolvers.orders_page,
         description="Like `orders`, with the cursor of the next page.",
+    )
+    webhooks: list[hooks.Webhook] = strawberry.field(
+        resolver=hooks.webhooks,
+        permission_classes=[IsStaff],
+        description="Every webhook endpoint, oldest first (staff only).",
+    )
+    webhook: hooks.Webhook | None = strawberry.field(
+        resolver=hooks.webhook,
+        permission_classes=[IsStaff],
+        description="One webhook endpoint (staff only); NOT_FOUND if unknown.",
     )
 
 
@@ -81,6 +93,35 @@ class Mutation:
         "`note` (1–500 characters after trimming) goes into the history. With `expectedVersion` "
         "(an `Order.version` you read), only if the order is still at that version; otherwise "
         "PRECONDITION_FAILED and nothing changes.",
+    )
+    create_webhook: hooks.CreatedWebhook = strawberry.mutation(
+        resolver=hooks.create_webhook,
+        permission_classes=[IsStaff],
+        description="Register an endpoint (staff only); its signing secret is shown only here. A "
+        "URL that is or resolves to a loopback, private, link-local, unique-local, multicast or "
+        "reserved address is BAD_USER_INPUT naming the rule; so is http:// in production.",
+    )
+    update_webhook: hooks.Webhook = strawberry.mutation(
+        resolver=hooks.update_webhook,
+        permission_classes=[IsStaff],
+        description="Change an endpoint's url, events, description or enabled (staff only).",
+    )
+    delete_webhook: bool = strawberry.mutation(
+        resolver=hooks.delete_webhook,
+        permission_classes=[IsStaff],
+        description="Delete an endpoint; its pending deliveries are dropped (staff only).",
+    )
+    rotate_webhook_secret: hooks.WebhookSecret = strawberry.mutation(
+        resolver=hooks.rotate_webhook_secret,
+        permission_classes=[IsStaff],
+        description="A new signing secret; for WEBHOOK_SECRET_OVERLAP_SECONDS deliveries are signed "
+        "with the old one too (staff only).",
+    )
+    retry_webhook_delivery: hooks.WebhookDelivery = strawberry.mutation(
+        resolver=hooks.retry_webhook_delivery,
+        permission_classes=[IsStaff],
+        description="Send a failed delivery again, same webhook-id; CONFLICT unless it is failed "
+        "(staff only).",
     )
 
 

@@ -118,10 +118,15 @@ async def test_a_created_order_continues_the_clients_trace_into_its_outbox_row(
     )
     async with clean_db.connect() as connection:
         stored = await connection.execute(
-            text("SELECT id, traceparent FROM outbox_events WHERE payload->>'order_id' = :id"),
+            text(
+                "SELECT id, traceparent FROM outbox_events WHERE payload->>'order_id' = :id"
+                " ORDER BY event_type"
+            ),
             {"id": order_id},
         )
-        event_id, traceparent = stored.one()
+        (event_id, traceparent), (_, history_traceparent) = stored.all()
+    # The order's first history event (order.created, for webhooks) carries the same context.
+    assert history_traceparent == traceparent
     # The event is published under the request's own span: the rest of the pipeline hangs from it.
     assert traceparent == "00-{}-{}-01".format(*hex_ids(request))
     assert request.attributes["orders.event_id"] == str(event_id)
@@ -170,7 +175,10 @@ async def test_a_request_its_sampler_does_not_keep_records_nothing_but_carries_i
     assert spans.get_finished_spans() == ()
     async with clean_db.connect() as connection:
         traceparent = await connection.scalar(
-            text("SELECT traceparent FROM outbox_events WHERE payload->>'order_id' = :id"),
+            text(
+                "SELECT traceparent FROM outbox_events"
+                " WHERE payload->>'order_id' = :id AND event_type = 'new_order'"
+            ),
             {"id": created.json()["id"]},
         )
     # The pipeline continues the client's trace, unsampled, so it records nothing either.

@@ -16,7 +16,7 @@ from domain.webhooks import service
 from domain.webhooks.schemas import CreatedWebhook, WebhookCreate, WebhookEvent
 from infra.db import create_session_factory
 from infra.settings import Environment, WebhookSettings
-from tests.support.pipeline import pipeline_env, pipeline_settings, processes, rabbitmq_url
+from tests.support.pipeline import pipeline_env, pipeline_settings, rabbitmq_url
 from tests.support.processes import ManagedProcess, Processes
 from tests.support.receiver import Receiver, Responder
 
@@ -36,6 +36,19 @@ async def webhook_db(db_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
                 " webhook_order_cursors RESTART IDENTITY CASCADE"
             )
         )
+
+
+@pytest.fixture
+async def processes(
+    pipeline_env: dict[str, str], webhook_db: AsyncEngine
+) -> AsyncIterator[Processes]:
+    """The pipeline's `processes`, stopped before the database is emptied (a running dispatcher
+    holds locks the TRUNCATE would deadlock with)."""
+    started = Processes(pipeline_env)
+    try:
+        yield started
+    finally:
+        await started.stop_all()
 
 
 def unit_of_work(engine: AsyncEngine) -> UnitOfWork:

@@ -87,7 +87,9 @@ async def _leftovers(db_engine: AsyncEngine, settings: Settings) -> dict[str, in
             text("SELECT count(*) FROM outbox_events WHERE published_at IS NULL")
         )
         rows = await connection.scalar(text("SELECT count(*) FROM processed_events"))
-        events = await connection.scalar(text("SELECT count(*) FROM outbox_events"))
+        events = await connection.scalar(
+            text("SELECT count(*) FROM outbox_events WHERE event_type = 'new_order'")
+        )
     connection_ = await aio_pika.connect(settings.rabbitmq.url)
     async with connection_:
         channel = await connection_.channel()
