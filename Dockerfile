@@ -1,4 +1,4 @@
-# One image for the api, consumer and worker processes; docker-compose.yml picks the command.
+# One image for the api, consumer, worker and webhooks processes; docker-compose.yml picks the command.
 # Build stage: uv installs the locked runtime dependencies (no dev tools) into /opt/venv, then the
 # project itself, editable from /app (where the runtime stage puts the source): that gives the
 # console script `orders-admin` on PATH with a single copy of the code.
@@ -22,6 +22,7 @@ COPY edge ./edge
 COPY relay ./relay
 COPY consumer ./consumer
 COPY worker ./worker
+COPY dispatcher ./dispatcher
 RUN uv sync --frozen --no-dev
 
 # Runtime stage: the venv and the source, nothing else (no uv, no compilers, no secrets).
@@ -39,6 +40,7 @@ COPY --chown=root:root edge ./edge
 COPY --chown=root:root relay ./relay
 COPY --chown=root:root consumer ./consumer
 COPY --chown=root:root worker ./worker
+COPY --chown=root:root dispatcher ./dispatcher
 COPY --chown=root:root migrations ./migrations
 COPY --chown=root:root scripts/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 ENV PATH=/opt/venv/bin:$PATH \

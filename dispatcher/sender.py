@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import time
-import tomllib
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 
@@ -29,9 +28,8 @@ LOGGED_BODY = 1024
 
 def _version() -> str:
     try:
-        with (Path(__file__).resolve().parents[1] / "pyproject.toml").open("rb") as file:
-            return str(tomllib.load(file)["project"]["version"])
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return importlib.metadata.version("orders")
+    except importlib.metadata.PackageNotFoundError:
         return "unknown"
 
 

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,20 @@ def test_the_image_runs_as_a_non_root_user_without_dev_tools() -> None:
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignored[0] == "*" or "*" in ignored
     assert not any(line.startswith("!.secret_key") or line.startswith("!.env") for line in ignored)
+
+
+def test_the_image_holds_every_package_the_wheel_names() -> None:
+    """A package left out of the build context or the image (a new process's) fails only in
+    Docker; the wheel's package list is the one list of them."""
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"][
+        "targets"
+    ]["wheel"]["packages"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    for package in packages:
+        assert f"!{package}/" in ignored, package
+        assert f"COPY {package} ./{package}" in dockerfile, package
+        assert f"COPY --chown=root:root {package} ./{package}" in dockerfile, package
 
 
 def _docker_compose_config(directory: Path, env_text: str) -> subprocess.CompletedProcess[str]:
