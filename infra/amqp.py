@@ -141,7 +141,7 @@ async def connect(
                 await pause(outage.failed(exc), stopping)
         else:
             outage.recovered()
-            if len(nodes) > 1 and isinstance(connection, aio_pika.RobustConnection):
+            if isinstance(connection, aio_pika.RobustConnection):
                 _follow_nodes(connection, nodes, interval=interval)
             return connection
     return None
@@ -176,18 +176,30 @@ class NodeRing:
 def _follow_nodes(
     connection: aio_pika.RobustConnection, nodes: NodeRing, *, interval: float
 ) -> None:
-    """Point the robust connection at the next node when it loses its own, and again after every
-    `interval` it stays disconnected (its own reconnection loop retries the address it was given:
-    aio-pika knows one node only, mosquito/aio-pika#141). `url` is the public attribute that loop
-    reads at each attempt."""
+    """Log one line when the robust connection loses its node and one when it is back (aio-pika's
+    own line per attempt is silenced in infra/logs.py), and, with several nodes, point it at the next
+    node on the loss and again after every `interval` it stays disconnected: its own reconnection
+    loop retries the address it was given (aio-pika knows one node only, mosquito/aio-pika#141).
+    `url` is the public attribute that loop reads at each attempt."""
+    outage = Outage(
+        logger,
+        failing="RabbitMQ: connection lost; reconnecting (RABBITMQ_URLS in turn)",
+        recovered="RabbitMQ: connected again",
+    )
 
-    def next_node(*_: object) -> None:
+    def move_on(*_: object) -> None:
         if connection.is_closed:
             return
-        connection.url = URL(nodes.advance())
-        logger.info("RabbitMQ: connection lost; next attempt to %s", _without_password(nodes))
+        if len(nodes) > 1:
+            connection.url = URL(nodes.advance())
+        outage.failed(ConnectionError(f"next: {_without_password(nodes)}"))
 
-    connection.close_callbacks.add(next_node)
+    def back(*_: object) -> None:
+        outage.recovered()
+        logger.info("RabbitMQ: connected to %s", _without_password(nodes))
+
+    connection.close_callbacks.add(move_on)
+    connection.reconnect_callbacks.add(back)
 
     async def watch() -> None:
         while not connection.is_closed:
@@ -196,7 +208,7 @@ def _follow_nodes(
             if not connection.connected.is_set() and not connection.is_closed:
                 await asyncio.sleep(interval)
                 if not connection.connected.is_set() and not connection.is_closed:
-                    next_node()
+                    move_on()
 
     task = asyncio.get_running_loop().create_task(watch(), name="amqp-follow-nodes")
     _WATCHERS.add(task)

@@ -88,4 +88,7 @@ def configure_logging(settings: AppSettings) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # One line per RabbitMQ outage comes from infra/amqp.py; aio-pika's robust connection would add
+    # a warning per reconnection attempt (its errors, unexpected failures, still show).
+    logging.getLogger("aio_pika.robust_connection").setLevel(logging.ERROR)
     logging.captureWarnings(True)
