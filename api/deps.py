@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
 from domain.uow import UnitOfWork
 from domain.users import service as users
-from domain.users.errors import InvalidToken
+from domain.users.errors import NOT_AUTHENTICATED, InvalidToken
 from domain.users.tokens import VerifiedToken
 from edge.order_cache import OrderCache
 from edge.resources import Resources
@@ -65,7 +65,7 @@ async def get_current_caller(
 ) -> Caller:
     if not token:
         msg = "Not authenticated"
-        raise InvalidToken(msg)
+        raise InvalidToken(msg, reason=NOT_AUTHENTICATED)
     verified = resources.tokens.verify_token(token)
     return Caller(user_id=verified.user_id, token_expires_at=verified.expires_at, token=verified)
 
@@ -102,3 +102,38 @@ async def get_order_cache(resources: AppResources) -> OrderCache | None:
 
 
 OrderCacheDep = Annotated[OrderCache | None, Depends(get_order_cache)]
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    return (length is not None and length != "0") or "transfer-encoding" in request.headers
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def json_body(request: Request) -> None:
+    """A body must be JSON (`application/json` or `application/*+json`): anything else is 415,
+    where FastAPI would read it as a string and refuse it field by field."""
+    media_type = _media_type(request)
+    is_json = media_type.startswith("application/") and (
+        media_type == "application/json" or media_type.endswith("+json")
+    )
+    if _has_body(request) and not is_json:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            "Send the body as JSON, with `Content-Type: application/json`",
+        )
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def form_body(request: Request) -> None:
+    """A body must be form data (OAuth2's token request): anything else is 415."""
+    if _has_body(request) and _media_type(request) not in _FORM_TYPES:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            "Send the form as `Content-Type: application/x-www-form-urlencoded`",
+        )

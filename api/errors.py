@@ -1,9 +1,17 @@
-"""Domain errors mapped to HTTP answers: the one table, and the handlers that apply it."""
+"""Every REST error as Problem Details (RFC 9457, `application/problem+json`): the status table,
+derived from the one list of error types (edge/errors.py), and the handlers that apply it.
+
+An answer carries `type` (`/problems/<code>`, a page this API serves), `title` (fixed per code),
+`status`, `detail` (for a human), `instance` (the request's path), `request_id` (its X-Request-ID),
+`code` (as GraphQL's `extensions.code`) and, when known, `reason` (as GraphQL's `extensions.reason`);
+a 422 adds `errors`, a 429 or 503 `retry_after`, and `/token`'s failures the OAuth2 member `error`.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -12,92 +20,242 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
+from starlette.types import Scope
 
 from api.etags import etag
-from api.schemas import ErrorBody
 from domain.errors import DomainError, ErrorKind, RateLimitExceeded
 from domain.orders.errors import OrderVersionMismatch
-from domain.users.errors import InvalidScope
+from domain.users.errors import InvalidCredentials
 from edge.errors import (
+    BODY_TOO_LARGE,
+    ERROR_TYPE_BY_CODE,
+    ERROR_TYPE_BY_KIND,
     INTERNAL_ERROR_MESSAGE,
+    MALFORMED_BODY,
+    MALFORMED_JSON,
+    METHOD_NOT_ALLOWED,
     UNAVAILABLE_RETRY_AFTER_SECONDS,
+    UNKNOWN_PATH,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_FAILED,
+    ErrorCode,
     kind_of,
+    reason_of,
     unavailable_message,
     validation_summary,
 )
 from edge.ratelimit import rejection_headers
+from edge.scope import REQUEST_ID
 from edge.security import SECURITY_HEADERS, STRICT_CSP
 
 logger = logging.getLogger(__name__)
 
-# The one table: every kind of error the domain (or edge.errors) knows, as an HTTP status.
+PROBLEM_JSON = "application/problem+json"
+
+# The table: every code of the one list, as an HTTP status.
+STATUS_BY_CODE: dict[ErrorCode, int] = {
+    ErrorCode.UNAUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.FORBIDDEN: status.HTTP_403_FORBIDDEN,
+    ErrorCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorCode.CONFLICT: status.HTTP_409_CONFLICT,
+    ErrorCode.BAD_USER_INPUT: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    ErrorCode.BAD_REQUEST: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorCode.PRECONDITION_FAILED: status.HTTP_412_PRECONDITION_FAILED,
+    ErrorCode.SERVICE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ErrorCode.INTERNAL_SERVER_ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
+}
+# The reasons of BAD_REQUEST that HTTP has a status of its own for.
+STATUS_BY_REASON: dict[str, int] = {
+    METHOD_NOT_ALLOWED: status.HTTP_405_METHOD_NOT_ALLOWED,
+    BODY_TOO_LARGE: status.HTTP_413_CONTENT_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+}
 STATUS_BY_KIND: dict[ErrorKind, int] = {
-    ErrorKind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
-    ErrorKind.CONFLICT: status.HTTP_409_CONFLICT,
-    ErrorKind.FORBIDDEN: status.HTTP_403_FORBIDDEN,
-    ErrorKind.UNAUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
-    ErrorKind.BAD_INPUT: status.HTTP_422_UNPROCESSABLE_CONTENT,
-    ErrorKind.BAD_REQUEST: status.HTTP_400_BAD_REQUEST,
-    ErrorKind.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
-    ErrorKind.PRECONDITION_FAILED: status.HTTP_412_PRECONDITION_FAILED,
-    ErrorKind.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    kind: STATUS_BY_CODE[error_type.code] for kind, error_type in ERROR_TYPE_BY_KIND.items()
+}
+
+# The errors Starlette and FastAPI raise themselves, by status.
+_FRAMEWORK_ERRORS: dict[int, tuple[ErrorCode, str | None]] = {
+    status.HTTP_400_BAD_REQUEST: (ErrorCode.BAD_REQUEST, MALFORMED_BODY),
+    status.HTTP_404_NOT_FOUND: (ErrorCode.NOT_FOUND, UNKNOWN_PATH),
+    **{code: (ErrorCode.BAD_REQUEST, reason) for reason, code in STATUS_BY_REASON.items()},
+}
+
+# The operationId of `POST /token`, whose failures also carry the OAuth2 member `error`.
+OAUTH2_TOKEN_OPERATION = "createToken"  # noqa: S105 (a name, not a secret)
+# RFC 6749 §5.2: what an OAuth2 client library reads. Validation failures are `invalid_request`
+# (`unsupported_grant_type` when the grant type is the invalid field).
+OAUTH2_ERROR_BY_REASON: dict[str, str] = {
+    InvalidCredentials.reason or "": "invalid_grant",
+    "INVALID_SCOPE": "invalid_scope",
+    VALIDATION_FAILED: "invalid_request",
+    MALFORMED_BODY: "invalid_request",
+    MALFORMED_JSON: "invalid_request",
+    UNSUPPORTED_MEDIA_TYPE: "invalid_request",
 }
 
 _BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def error_response(
-    status_code: int,
-    detail: str,
-    headers: Mapping[str, str] | None = None,
+def problem_type(code: ErrorCode) -> str:
+    return f"/problems/{ERROR_TYPE_BY_CODE[code].slug}"
+
+
+def problem_body(
+    scope: Scope,
     *,
-    oauth_error: str | None = None,
+    code: ErrorCode,
+    detail: str,
+    status_code: int,
+    reason: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The Problem Details of a failure of the request in `scope`."""
+    body: dict[str, Any] = {
+        "type": problem_type(code),
+        "title": ERROR_TYPE_BY_CODE[code].title,
+        "status": status_code,
+        "detail": detail,
+        "instance": scope.get("root_path", "") + scope.get("path", ""),
+        "request_id": scope.get(REQUEST_ID),
+        "code": code.value,
+    }
+    if reason is not None:
+        body["reason"] = reason
+    if extra:
+        body.update(extra)
+    oauth2_error = _oauth2_error(scope, reason, extra)
+    if oauth2_error is not None:
+        body["error"] = oauth2_error
+    return body
+
+
+def problem_response(
+    scope: Scope,
+    *,
+    code: ErrorCode,
+    detail: str,
+    reason: str | None = None,
+    status_code: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
-    body = ErrorBody(detail=detail, error=oauth_error).model_dump(exclude_none=True)
-    return JSONResponse(body, status_code=status_code, headers=headers)
+    """The Problem Details answer to the request in `scope`."""
+    if status_code is None:
+        status_code = STATUS_BY_REASON.get(reason or "", STATUS_BY_CODE[code])
+    body = problem_body(
+        scope, code=code, detail=detail, status_code=status_code, reason=reason, extra=extra
+    )
+    return JSONResponse(body, status_code=status_code, headers=headers, media_type=PROBLEM_JSON)
 
 
-def known_error_response(exc: Exception) -> JSONResponse | None:
+def _oauth2_error(scope: Scope, reason: str | None, extra: Mapping[str, Any] | None) -> str | None:
+    route = scope.get("route")
+    if getattr(route, "operation_id", None) != OAUTH2_TOKEN_OPERATION or reason is None:
+        return None
+    if reason == VALIDATION_FAILED and any(
+        "grant_type" in error["loc"] for error in (extra or {}).get("errors", ())
+    ):
+        return "unsupported_grant_type"
+    return OAUTH2_ERROR_BY_REASON.get(reason)
+
+
+def validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    """pydantic's errors as the answer lists them: one per invalid field."""
+    return [
+        {"loc": list(error["loc"]), "message": error["msg"], "type": error["type"]}
+        for error in errors
+    ]
+
+
+def known_error_response(exc: Exception, scope: Scope) -> JSONResponse | None:
     """The answer to an error of a known kind (None for a bug), wherever it was raised."""
     kind = kind_of(exc)
     if kind is None:
         return None
-    status_code = STATUS_BY_KIND[kind]
+    code = ERROR_TYPE_BY_KIND[kind].code
+    reason = reason_of(exc)
+    detail = str(exc)
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
     if kind is ErrorKind.UNAVAILABLE:
-        retry_after = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
-        return error_response(status_code, unavailable_message(exc), retry_after)
-    if isinstance(exc, RateLimitExceeded):
-        return error_response(status_code, str(exc), rejection_headers(exc))
-    if isinstance(exc, OrderVersionMismatch):
+        detail = unavailable_message(exc)
+        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+        extra["retry_after"] = UNAVAILABLE_RETRY_AFTER_SECONDS
+    elif isinstance(exc, RateLimitExceeded):
+        headers.update(rejection_headers(exc))
+        extra["retry_after"] = exc.verdict.retry_after
+    elif isinstance(exc, OrderVersionMismatch):
         # The version to read (or to retry with, after a fresh read).
-        return error_response(status_code, str(exc), {"ETag": etag(exc.current_version)})
-    if isinstance(exc, InvalidScope):
-        return error_response(status_code, str(exc), oauth_error=exc.oauth_error)
-    headers = _BEARER_CHALLENGE if kind is ErrorKind.UNAUTHENTICATED else None
-    return error_response(status_code, str(exc), headers)
+        headers["ETag"] = etag(exc.current_version)
+    elif kind is ErrorKind.UNAUTHENTICATED:
+        headers.update(_BEARER_CHALLENGE)
+    return problem_response(
+        scope, code=code, detail=detail, reason=reason, headers=headers, extra=extra
+    )
 
 
 async def _known_error(request: Request, exc: Exception) -> JSONResponse:
-    response = known_error_response(exc)
-    return response if response is not None else await _unexpected(request, exc)
+    response = known_error_response(exc, request.scope)
+    return response if response is not None else _internal_error(request, exc)
+
+
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()
-    ]
-    summary = validation_summary("Invalid request", ((err["loc"], err["msg"]) for err in errors))
-    body = ErrorBody(detail=summary, errors=errors)
-    return JSONResponse(body.model_dump(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    raw = exc.errors()
+    broken = next((error for error in raw if error["type"] == "json_invalid"), None)
+    if broken is not None:
+        # Broken JSON syntax is not a field's value: 400, as GraphQL answers it.
+        problem = broken.get("ctx", {}).get("error", "JSON decode error")
+        position = broken["loc"][-1]
+        return problem_response(
+            request.scope,
+            code=ErrorCode.BAD_REQUEST,
+            reason=MALFORMED_JSON,
+            detail=f"The request body is not valid JSON: {problem} (at character {position})",
+        )
+    errors = validation_errors(list(raw))
+    summary = validation_summary("Invalid request", ((e["loc"], e["message"]) for e in errors))
+    return problem_response(
+        request.scope,
+        code=ErrorCode.BAD_USER_INPUT,
+        reason=VALIDATION_FAILED,
+        detail=summary,
+        extra={"errors": errors},
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    headers = exc.headers
+    headers = dict(exc.headers or {})
+    code, reason = _FRAMEWORK_ERRORS.get(exc.status_code, (_code_for(exc.status_code), None))
+    if reason == MALFORMED_BODY and _is_json(request.headers.get("content-type")):
+        reason = MALFORMED_JSON
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
-        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
-    return error_response(exc.status_code, str(exc.detail), headers)
+        headers["Allow"] = _allowed_methods(request)
+    return problem_response(
+        request.scope,
+        code=code,
+        reason=reason,
+        status_code=exc.status_code,
+        detail=str(exc.detail),
+        headers=headers,
+    )
+
+
+def _code_for(status_code: int) -> ErrorCode:
+    for code, code_status in STATUS_BY_CODE.items():
+        if code_status == status_code:
+            return code
+    return ErrorCode.INTERNAL_SERVER_ERROR if status_code >= 500 else ErrorCode.BAD_REQUEST
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -125,14 +283,22 @@ _INTERNAL_ERROR_HEADERS = {
 }
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """A bug: the client gets a fixed message in the usual shape; the details go to the log only."""
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: the client gets a fixed text and the request id; the details go to the log only."""
     logger.error(
         "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
     )
-    return error_response(
-        status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR_MESSAGE, _INTERNAL_ERROR_HEADERS
+    return problem_response(
+        request.scope, code=ErrorCode.INTERNAL_SERVER_ERROR, detail=INTERNAL_ERROR_MESSAGE
     )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    response = _internal_error(request, exc)
+    request_id = request.scope.get(REQUEST_ID)
+    extra = {"X-Request-ID": request_id} if request_id else {}
+    response.headers.update({**_INTERNAL_ERROR_HEADERS, **extra})
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -148,7 +148,7 @@ class CachedOrderFastPath:
             async with resources.unit_of_work(read_only=True) as uow:
                 read = await read_order(uow=uow, cache=cache, user_id=user_id, order_id=order_id)
         except Exception as exc:
-            error_response = known_error_response(exc)
+            error_response = known_error_response(exc, scope)
             if error_response is None:  # a bug: the app's last-resort handler answers it
                 raise
             response: Response = error_response

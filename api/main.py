@@ -20,7 +20,8 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.fastpath import CachedOrderFastPath, check_route
 from api.middleware import EdgeMiddleware
-from api.routes import auth, health, metrics, order_events, orders, users, webhooks
+from api.openapi import camel_case_operation_id, install_openapi
+from api.routes import auth, health, metrics, order_events, orders, problems, users, webhooks
 from api.routes.metrics import OutboxBacklog
 from api.settings import ApiProcessSettings, get_api_settings
 from api.tracing import ServerSpans
@@ -80,6 +81,8 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     configure_logging(settings.app)
     app = FastAPI(
         title="Orders",
+        # Readable names for generated clients: `getMe` for `get_me`, unless a route names its own.
+        generate_unique_id_function=camel_case_operation_id,
         summary="Order management: users, orders, status rules, cache and events.",
         version="0.1.0",
         lifespan=_lifespan(settings, tracer_provider),
@@ -105,6 +108,7 @@ def create_app(settings: ApiProcessSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_openapi(app)
     if tracer_provider is not None:
         # Outermost, so every request is in a span, the cached-read fast path's included; a client's
         # `traceparent` is continued.
@@ -120,6 +124,7 @@ ROUTERS = (
     orders.router,
     order_events.router,
     webhooks.router,
+    problems.router,
 )
 
 

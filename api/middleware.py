@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from edge.scope import ROUTE_TEMPLATE
+from api.errors import problem_response
+from edge.errors import BODY_TOO_LARGE, ErrorCode
+from edge.scope import REQUEST_ID, ROUTE_TEMPLATE
 from edge.security import SECURITY_HEADERS, STRICT_CSP
 from infra.correlation import accept_or_new, correlation_id
 from infra.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -48,6 +49,7 @@ class EdgeMiddleware:
             elif name == b"content-length":
                 length = value
         request_id = accept_or_new(incoming.decode("latin-1") if incoming else None)
+        scope[REQUEST_ID] = request_id
         added = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
 
         status = 500  # what the client gets if the app fails before answering
@@ -63,7 +65,10 @@ class EdgeMiddleware:
             await send(message)
 
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await _reply_too_large(send_with_headers)
+            too_large = problem_response(
+                scope, code=ErrorCode.BAD_REQUEST, reason=BODY_TOO_LARGE, detail=_TOO_LARGE
+            )
+            await too_large(scope, receive, send_with_headers)
             return
         received = 0
 
@@ -96,18 +101,3 @@ def _observe(scope: Scope, status: int, seconds: float) -> None:
     template = route_template(scope) or "unmatched"
     HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
     HTTP_LATENCY.labels(scope["method"], template).observe(seconds)
-
-
-async def _reply_too_large(send: Send) -> None:
-    body = json.dumps({"detail": _TOO_LARGE}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -1,8 +1,10 @@
 """The domain's error vocabulary: every error it raises is a `DomainError` of one `ErrorKind`.
 
-Each interface maps kinds, never classes, to its own terms, in one table: REST to HTTP statuses
-(api/errors.py), GraphQL to `extensions.code` (graph/errors.py). A new error therefore answers the
-same way in both as soon as it names its kind.
+Each interface maps kinds, never classes, to its own terms, both from the one list of error types
+(edge/errors.py): REST to Problem Details with an HTTP status (api/errors.py), GraphQL to
+`extensions.code` (graph/errors.py). A new error therefore answers the same way in both as soon as it
+names its kind. Where one kind has several causes a client may tell apart, the error also names its
+`reason` (`EMAIL_TAKEN`), answered as is by both interfaces; every reason is listed in edge/errors.py.
 """
 
 from __future__ import annotations
@@ -33,12 +35,16 @@ class DomainError(Exception):
     """An expected failure a client can act on; its message is safe to show."""
 
     kind: ClassVar[ErrorKind]
+    # The cause, in upper case (`EMAIL_TAKEN`): a class's own, or an instance's when one class has
+    # several (an absent, invalid or expired token).
+    reason: str | None = None
 
 
 class RateLimitExceeded(DomainError):
     """Too many requests in the current window."""
 
     kind = ErrorKind.RATE_LIMITED
+    reason = "TOO_MANY_REQUESTS"
 
     def __init__(self, verdict: RateLimitVerdict) -> None:
         self.verdict = verdict

@@ -28,6 +28,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from domain.errors import RateLimitExceeded
+from edge.errors import MALFORMED_JSON, ErrorCode
 from edge.resources import Resources
 from edge.security import page_csp
 from edge.settings import LiveSettings
@@ -68,6 +69,14 @@ def _is_subscription(request_data: GraphQLRequestData) -> bool:
     if not query or "subscription" not in query:
         return False
     return operation_type(query, request_data.operation_name) is OperationType.SUBSCRIPTION
+
+
+class RequestRefused(HTTPException):
+    """A request refused before it runs, with the `reason` REST gives the same failure."""
+
+    def __init__(self, status_code: int, message: str, reason: str) -> None:
+        super().__init__(status_code, message)
+        self.problem_reason = reason
 
 
 _GET_TAKES_PERSISTED_QUERIES = (
@@ -151,20 +160,28 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
         try:
             body = json.loads(data)
         except (ValueError, RecursionError) as exc:
-            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+            raise RequestRefused(
+                400, "Unable to parse request body as JSON", MALFORMED_JSON
+            ) from exc
         if not isinstance(body, dict | list):
-            raise HTTPException(400, "The request body must be a JSON object")
+            raise RequestRefused(400, "The request body must be a JSON object", MALFORMED_JSON)
         return body
 
     async def run(  # type: ignore[override]
         self, request: Request, context: GraphContext = UNSET, root_value: None = UNSET
     ) -> Response:
-        """As Strawberry's, but a refused request is answered in the API's error shape
-        (`{"detail": ...}`), as JSON, instead of plain text."""
+        """As Strawberry's, but a request refused before it runs (it is not a GraphQL request at
+        all: broken JSON, no query, a method or media type not served) is answered as a GraphQL
+        error with its `code` and `reason` (the ones REST gives the same failure), with the HTTP
+        status Strawberry chose, instead of plain text."""
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as exc:
-            return JSONResponse({"detail": exc.reason}, status_code=exc.status_code)
+            extensions = {"code": ErrorCode.BAD_REQUEST.value}
+            if isinstance(exc, RequestRefused):
+                extensions["reason"] = exc.problem_reason
+            error = {"message": exc.reason, "extensions": extensions}
+            return JSONResponse({"errors": [error]}, status_code=exc.status_code)
 
     async def process_result(
         self, request: Request, result: ExecutionResult

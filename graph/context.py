@@ -17,7 +17,7 @@ from domain.orders import history
 from domain.orders.schemas import OrderEventOut
 from domain.uow import UnitOfWork
 from domain.users import service as users
-from domain.users.errors import InvalidToken
+from domain.users.errors import INVALID_TOKEN, NOT_AUTHENTICATED, InvalidToken
 from domain.users.schemas import UserProfile
 from domain.users.tokens import VerifiedToken
 from edge.auth import bearer_token, client_ip, rate_limit_identity
@@ -83,7 +83,7 @@ class GraphContext(BaseContext):
         *,
         resources: Resources,
         token: VerifiedToken | None,
-        auth_failure: str | None,
+        auth_failure: InvalidToken | None,
         client_ip: str,
     ) -> None:
         super().__init__()
@@ -129,7 +129,11 @@ class GraphContext(BaseContext):
     def require_token(self) -> VerifiedToken:
         """The caller's token; `InvalidToken` (UNAUTHENTICATED) without a valid bearer token."""
         if self.token is None:
-            raise InvalidToken(self._auth_failure or _NOT_AUTHENTICATED)
+            if self._auth_failure is None:
+                raise InvalidToken(_NOT_AUTHENTICATED, reason=NOT_AUTHENTICATED)
+            # A new exception for each field that asks: one raised twice would share its traceback.
+            failure = self._auth_failure
+            raise InvalidToken(str(failure), reason=failure.reason or INVALID_TOKEN)
         return self.token
 
     def require_user(self) -> int:
@@ -166,13 +170,13 @@ async def get_context(request: HTTPConnection) -> GraphContext:
     `connection_init` (graph/live.py)."""
     resources: Resources = request.app.state.resources
     verified: VerifiedToken | None = None
-    auth_failure: str | None = None
+    auth_failure: InvalidToken | None = None
     token = bearer_token(request.headers.get("Authorization"))
     if token is not None:
         try:
             verified = resources.tokens.verify_token(token)
         except InvalidToken as exc:
-            auth_failure = str(exc)
+            auth_failure = exc
     return GraphContext(
         resources=resources,
         token=verified,

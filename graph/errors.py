@@ -1,6 +1,8 @@
-"""Domain errors mapped to GraphQL `extensions.code`: the one table, and the extension applying it.
+"""Domain errors mapped to GraphQL `extensions.code`: the table (derived from the one list of error
+types, edge/errors.py), and the extension applying it.
 
-Every error in a response carries a code a client can branch on. Expected failures keep their message;
+Every error in a response carries a code a client can branch on, and `extensions.reason` where the
+error names its cause (the same `code` and `reason` REST answers). Expected failures keep their message;
 anything else is logged with its traceback and answered as `INTERNAL_SERVER_ERROR` with a fixed
 message, so no stack trace, SQL or library text reaches a client.
 """
@@ -17,34 +19,31 @@ from strawberry.extensions import SchemaExtension
 
 from domain.errors import DomainError, ErrorKind, RateLimitExceeded
 from edge.errors import (
+    ERROR_TYPE_BY_KIND,
     INTERNAL_ERROR_MESSAGE,
     UNAVAILABLE_RETRY_AFTER_SECONDS,
+    VALIDATION_FAILED,
+    ErrorCode,
     kind_of,
+    reason_of,
     unavailable_message,
     validation_summary,
 )
 
 logger = logging.getLogger(__name__)
 
-BAD_USER_INPUT = "BAD_USER_INPUT"
-SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
-INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+BAD_USER_INPUT = ErrorCode.BAD_USER_INPUT.value
+SERVICE_UNAVAILABLE = ErrorCode.SERVICE_UNAVAILABLE.value
+INTERNAL_SERVER_ERROR = ErrorCode.INTERNAL_SERVER_ERROR.value
+# GraphQL's own codes, beside the shared ones: failures only a GraphQL document can have.
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 # An operation priced over GRAPHQL_MAX_COST (graph/cost.py), refused before it runs.
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
-# The one table: every kind of error the domain (or edge.errors) knows, as an `extensions.code`.
+# The table: every kind of error the domain (or edge.errors) knows, as an `extensions.code`.
 CODE_BY_KIND: dict[ErrorKind, str] = {
-    ErrorKind.NOT_FOUND: "NOT_FOUND",
-    ErrorKind.CONFLICT: "CONFLICT",
-    ErrorKind.FORBIDDEN: "FORBIDDEN",
-    ErrorKind.UNAUTHENTICATED: "UNAUTHENTICATED",
-    ErrorKind.BAD_INPUT: BAD_USER_INPUT,
-    ErrorKind.BAD_REQUEST: BAD_USER_INPUT,
-    ErrorKind.RATE_LIMITED: "RATE_LIMITED",
-    ErrorKind.PRECONDITION_FAILED: "PRECONDITION_FAILED",
-    ErrorKind.UNAVAILABLE: SERVICE_UNAVAILABLE,
+    kind: error_type.code.value for kind, error_type in ERROR_TYPE_BY_KIND.items()
 }
 
 
@@ -52,6 +51,7 @@ class SubscriptionOverHttp(DomainError):
     """A subscription POSTed: it needs a connection that stays open."""
 
     kind = ErrorKind.BAD_INPUT
+    reason = "SUBSCRIPTION_OVER_HTTP"
 
     def __init__(self) -> None:
         super().__init__(
@@ -63,6 +63,7 @@ class OperationOverLegacyWebSocket(DomainError):
     """A query or mutation sent over `graphql-ws`, whose `start` carries subscriptions only here."""
 
     kind = ErrorKind.BAD_INPUT
+    reason = "OPERATION_OVER_LEGACY_WEBSOCKET"
 
     def __init__(self) -> None:
         super().__init__(
@@ -108,10 +109,14 @@ def _validation_details(exc: ValidationError) -> tuple[str, list[dict[str, Any]]
         for err in exc.errors(include_url=False, include_input=False, include_context=False)
     ]
     summary = validation_summary("Invalid input", ((loc, msg) for loc, msg, _ in problems))
-    return summary, [{"loc": loc, "msg": msg, "type": kind} for loc, msg, kind in problems]
+    return summary, [{"loc": loc, "message": msg, "type": kind} for loc, msg, kind in problems]
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    original = error.original_error
+    reason = reason_of(original) if original is not None else None
+    if reason is not None:
+        extensions = {"code": extensions["code"], "reason": reason, **extensions}
     return GraphQLError(
         message,
         nodes=error.nodes,
@@ -133,7 +138,7 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     code = _code_of(original) if original is not None else None
     if code is None:
         # The request's own, and not tagged at parse or validation: a variable's value did not fit.
-        return _with(error, error.message, {"code": BAD_USER_INPUT})
+        return _with(error, error.message, {"code": BAD_USER_INPUT, "reason": VALIDATION_FAILED})
     if isinstance(original, ValidationError):
         message, details = _validation_details(original)
         return _with(error, message, {"code": code, "errors": details})

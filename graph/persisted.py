@@ -45,6 +45,7 @@ class PersistedQueryRefused(DomainError):
     """`extensions.persistedQuery` is malformed, or does not match the document sent with it."""
 
     kind = ErrorKind.BAD_INPUT
+    reason = "PERSISTED_QUERY_REFUSED"
 
 
 def requested_digest(extensions: Mapping[str, object] | None) -> str | None:

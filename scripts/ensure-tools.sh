@@ -7,6 +7,11 @@ missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# Node.js and npm generate and type-check the API's TypeScript clients (tests/clients); jq runs
+# docs/api.md's walkthrough.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
 
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import AppResources, UoW
+from api.deps import AppResources, UoW, form_body, json_body
+from api.errors import OAUTH2_TOKEN_OPERATION
 from api.ratelimit import limit_auth
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
@@ -21,7 +22,9 @@ router = SlashTolerantRouter(tags=["auth"], dependencies=[Depends(limit_auth)])
 @router.post(
     "/register/",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(400, 409, 422, 429, 503),
+    operation_id="register",
+    dependencies=[Depends(json_body)],
+    responses=error_responses(400, 409, 415, 422, 429, 503),
 )
 async def register(data: UserCreate, uow: UoW, resources: AppResources) -> UserOut:
     """Create an account. The email is unique whatever its letter case; passwords have 8+ characters."""
@@ -29,7 +32,12 @@ async def register(data: UserCreate, uow: UoW, resources: AppResources) -> UserO
     return UserOut.model_validate(user)
 
 
-@router.post("/token", responses=error_responses(400, 401, 422, 429, 503))
+@router.post(
+    "/token",
+    operation_id=OAUTH2_TOKEN_OPERATION,
+    dependencies=[Depends(form_body)],
+    responses=error_responses(400, 401, 415, 422, 429, 503),
+)
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     uow: UoW,
@@ -46,6 +54,10 @@ async def token(
     (`RATE_LIMIT_LOGIN_PER_ACCOUNT`), and per account from every address
     (`RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL`); past any of them, 429, whether or not the email has an
     account. 503 with Retry-After when too many password checks are already waiting.
+
+    Failures also carry OAuth2's `error` member (RFC 6749 §5.2): `invalid_grant` for a wrong email
+    or password (401), `invalid_request` for a missing field or a body that is not form data,
+    `unsupported_grant_type` for a `grant_type` other than `password`.
     """
     return await service.issue_token(
         uow=uow,

@@ -15,7 +15,7 @@ class Health(BaseModel):
     checks: dict[str, str] = {}
 
 
-@router.get("/live")
+@router.get("/live", operation_id="getLiveness")
 async def live() -> Health:
     """The process is up and serving (no dependency is checked)."""
     return Health(status="ok")
@@ -23,6 +23,7 @@ async def live() -> Health:
 
 @router.get(
     "/ready",
+    operation_id="getReadiness",
     responses={
         503: {"model": Health, "description": "PostgreSQL is unreachable: nothing can be served."}
     },

@@ -38,9 +38,10 @@ def _frame(change: OrderChange) -> bytes:
 
 @router.get(
     "/{order_id}/events/",
+    operation_id="streamOrderEvents",
     response_class=StreamingResponse,
     responses={
-        **error_responses(401, 404, 422, 429),
+        **error_responses(401, 404, 422, 429, 503),
         200: {
             "description": "A stream of `order` events, one per change of the order",
             "content": {

@@ -8,11 +8,19 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response, status
 
-from api.deps import AppResources, CurrentCaller, CurrentUserId, OrderCacheDep, UoW, acts_as_staff
+from api.deps import (
+    AppResources,
+    CurrentCaller,
+    CurrentUserId,
+    OrderCacheDep,
+    UoW,
+    acts_as_staff,
+    json_body,
+)
 from api.etags import etag, expected_version, none_match
 from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
-from api.schemas import ErrorBody, error_responses
+from api.schemas import ProblemDetails, error_responses
 from domain.orders import history, service
 from domain.orders.records import OrderRecord
 from domain.orders.schemas import (
@@ -34,7 +42,8 @@ router = SlashTolerantRouter(
     prefix="/orders", tags=["orders"], dependencies=[Depends(limit_per_user)]
 )
 
-_AUTH_ERRORS = (401, 422, 429)
+# Every order route: a token, valid parameters, the rate limit, and PostgreSQL up.
+_AUTH_ERRORS = (401, 422, 429, 503)
 _ETAG_HEADER: dict[str, Any] = {
     "ETag": {
         "description": 'The order\'s version, quoted (`"3"`): send it back in `If-None-Match` '
@@ -42,8 +51,8 @@ _ETAG_HEADER: dict[str, Any] = {
         "schema": {"type": "string"},
     }
 }
-# A body that cannot be decoded at all (not UTF-8, a broken form) is 400 before validation.
-_BODY_ERRORS = (400,)
+# A body that is not valid JSON is 400 before validation; one that is not JSON at all, 415.
+_BODY_ERRORS = (400, 415)
 
 
 IdempotencyKeyHeader = Annotated[
@@ -62,6 +71,8 @@ IdempotencyKeyHeader = Annotated[
 @router.post(
     "/",
     status_code=status.HTTP_201_CREATED,
+    operation_id="createOrder",
+    dependencies=[Depends(json_body)],
     response_model=OrderOut,
     responses={
         **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS),
@@ -115,13 +126,17 @@ def _written(order: OrderRecord, response: Response, status_code: int) -> Respon
 
 @router.get(
     "/{order_id}/",
+    operation_id="getOrder",
     response_model=OrderOut,
     responses={
         **error_responses(*_AUTH_ERRORS, 404),
         200: {
             "headers": {
                 **_ETAG_HEADER,
-                "X-Cache": {"description": "HIT when served from Redis, else MISS"},
+                "X-Cache": {
+                    "description": "HIT when served from Redis, else MISS",
+                    "schema": {"type": "string", "enum": ["HIT", "MISS"]},
+                },
             }
         },
         304: {
@@ -181,12 +196,14 @@ def order_read_response(
 
 @router.patch(
     "/{order_id}/",
+    operation_id="updateOrderStatus",
+    dependencies=[Depends(json_body)],
     response_model=OrderOut,
     responses={
         **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS, 403, 404, 409, 503),
         200: {"headers": _ETAG_HEADER},
         412: {
-            "model": ErrorBody,
+            "model": ProblemDetails,
             "description": "Precondition Failed: `If-Match` names a version that is no longer "
             "current; `ETag` is the current one",
             "headers": _ETAG_HEADER,
@@ -237,6 +254,7 @@ async def update_order_status(
 
 @router.get(
     "/{order_id}/history/",
+    operation_id="getOrderHistory",
     response_model=list[OrderEventOut],
     responses=error_responses(*_AUTH_ERRORS, 404),
 )
@@ -258,10 +276,18 @@ async def get_order_history(
 
 @router.get(
     "/user/{user_id}/",
+    operation_id="listUserOrders",
     response_model=list[OrderOut],
     responses={
         **error_responses(*_AUTH_ERRORS, 403),
-        200: {"headers": {"Link": {"description": 'The next page: `<url>; rel="next"`'}}},
+        200: {
+            "headers": {
+                "Link": {
+                    "description": 'The next page: `<url>; rel="next"`',
+                    "schema": {"type": "string"},
+                }
+            }
+        },
     },
 )
 async def list_user_orders(

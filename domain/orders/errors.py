@@ -7,6 +7,7 @@ class OrderNotFound(DomainError):
     """No such order for this user: unknown ids and other users' orders are indistinguishable."""
 
     kind = ErrorKind.NOT_FOUND
+    reason = "ORDER_NOT_FOUND"
 
     def __init__(self) -> None:
         super().__init__("Order not found")
@@ -16,6 +17,7 @@ class InvalidStatusTransition(DomainError):
     """The status rules forbid this move."""
 
     kind = ErrorKind.CONFLICT
+    reason = "INVALID_TRANSITION"
 
     def __init__(self, *, current: str, target: str) -> None:
         self.current = current
@@ -27,6 +29,7 @@ class OrderListForbidden(DomainError):
     """A user may list only their own orders."""
 
     kind = ErrorKind.FORBIDDEN
+    reason = "NOT_OWNER"
 
     def __init__(self) -> None:
         super().__init__("You can list only your own orders")
@@ -36,6 +39,7 @@ class InvalidCursor(DomainError):
     """The pagination cursor was not produced by this service."""
 
     kind = ErrorKind.BAD_INPUT
+    reason = "INVALID_CURSOR"
 
     def __init__(self) -> None:
         super().__init__("Invalid pagination cursor")
@@ -45,6 +49,7 @@ class IdempotencyKeyReused(DomainError):
     """The idempotency key already created an order from a different request."""
 
     kind = ErrorKind.BAD_INPUT
+    reason = "IDEMPOTENCY_KEY_REUSED"
 
     def __init__(self) -> None:
         super().__init__(
@@ -58,6 +63,7 @@ class OrderCacheUnavailable(DomainError):
     it is refused rather than committed, or the old copy could outlive it."""
 
     kind = ErrorKind.UNAVAILABLE
+    reason = "CACHE_UNAVAILABLE"
 
     def __init__(self) -> None:
         super().__init__("The order cache is unavailable; try again shortly")
@@ -67,6 +73,7 @@ class OrderVersionMismatch(DomainError):
     """The client's precondition (`If-Match`, `expectedVersion`) names a version that is not current."""
 
     kind = ErrorKind.PRECONDITION_FAILED
+    reason = "VERSION_MISMATCH"
 
     def __init__(self, *, current_version: int) -> None:
         self.current_version = current_version
@@ -80,6 +87,7 @@ class TooManyLiveSubscriptions(DomainError):
     """A user holds as many live subscriptions (GraphQL or SSE, on any API process) as allowed."""
 
     kind = ErrorKind.RATE_LIMITED
+    reason = "TOO_MANY_SUBSCRIPTIONS"
 
     def __init__(self, limit: int) -> None:
         self.limit = limit

@@ -7,6 +7,7 @@ class EmailAlreadyRegistered(DomainError):
     """An account with this email (in any letter case) exists."""
 
     kind = ErrorKind.CONFLICT
+    reason = "EMAIL_TAKEN"
 
     def __init__(self) -> None:
         super().__init__("An account with this email already exists")
@@ -16,6 +17,7 @@ class InvalidCredentials(DomainError):
     """Unknown email or wrong password; the two are deliberately indistinguishable."""
 
     kind = ErrorKind.UNAUTHENTICATED
+    reason = "INVALID_CREDENTIALS"
 
     def __init__(self) -> None:
         super().__init__("Incorrect email or password")
@@ -26,18 +28,28 @@ class PasswordCheckQueueFull(DomainError):
     queued, so a burst of logins cannot hold connections and memory for as long as it lasts."""
 
     kind = ErrorKind.UNAVAILABLE
+    reason = "LOGIN_QUEUE_FULL"
 
     def __init__(self) -> None:
         super().__init__("Too many logins are being checked; try again shortly")
 
 
+NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (reasons, not secrets)
+TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105
+
+
 class InvalidToken(DomainError):
-    """The access token is missing, malformed, expired, or not signed by us."""
+    """The access token is missing (`NOT_AUTHENTICATED`), malformed or not signed by us
+    (`INVALID_TOKEN`), or expired (`TOKEN_EXPIRED`)."""
 
     kind = ErrorKind.UNAUTHENTICATED
 
-    def __init__(self, reason: str = "Invalid or expired access token") -> None:
-        super().__init__(reason)
+    def __init__(
+        self, message: str = "Invalid or expired access token", *, reason: str = INVALID_TOKEN
+    ) -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class AccountGone(DomainError):
@@ -48,6 +60,7 @@ class AccountGone(DomainError):
     """
 
     kind = ErrorKind.UNAUTHENTICATED
+    reason = "ACCOUNT_GONE"
 
     def __init__(self) -> None:
         super().__init__("The account this token was issued to no longer exists")
@@ -57,8 +70,8 @@ class InvalidScope(DomainError):
     """A token was asked for a scope its user's role does not have (OAuth2 `invalid_scope`)."""
 
     kind = ErrorKind.BAD_REQUEST
-    # The OAuth2 error code (RFC 6749 §5.2), which REST's answer carries as `error`.
-    oauth_error = "invalid_scope"
+    # REST's answer also carries OAuth2's `error`: `invalid_scope` (api/errors.py).
+    reason = "INVALID_SCOPE"
 
     def __init__(self, scopes: list[str]) -> None:
         self.scopes = scopes
@@ -70,6 +83,7 @@ class StaffOnly(DomainError):
     longer staff."""
 
     kind = ErrorKind.FORBIDDEN
+    reason = "STAFF_ONLY"
 
     def __init__(self) -> None:
         super().__init__("This needs a staff account and a token with the orders:manage scope")
@@ -79,6 +93,7 @@ class UnknownUser(DomainError):
     """No account has this email (operators' commands)."""
 
     kind = ErrorKind.NOT_FOUND
+    reason = "UNKNOWN_USER"
 
     def __init__(self, email: str) -> None:
         self.email = email

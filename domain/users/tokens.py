@@ -19,7 +19,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from domain.users.errors import InvalidToken
+from domain.users.errors import TOKEN_EXPIRED, InvalidToken
 from domain.users.roles import SCOPE_MANAGE, SCOPE_ORDERS
 from domain.users.schemas import AccessToken
 from infra.settings import AuthSettings
@@ -135,6 +135,9 @@ class TokenService:
                 if scope is not None
                 else _SCOPES_OF_UNSCOPED_TOKENS,
             )
+        except jwt.ExpiredSignatureError as exc:
+            msg = "The access token has expired: get a new one from /token"
+            raise InvalidToken(msg, reason=TOKEN_EXPIRED) from exc
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken from exc
         if len(self._verified) >= _VERIFIED_CACHE_SIZE:

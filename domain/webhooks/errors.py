@@ -5,6 +5,7 @@ from domain.errors import DomainError, ErrorKind
 
 class WebhookNotFound(DomainError):
     kind = ErrorKind.NOT_FOUND
+    reason = "WEBHOOK_NOT_FOUND"
 
     def __init__(self) -> None:
         super().__init__("Webhook not found")
@@ -12,6 +13,7 @@ class WebhookNotFound(DomainError):
 
 class WebhookDeliveryNotFound(DomainError):
     kind = ErrorKind.NOT_FOUND
+    reason = "WEBHOOK_DELIVERY_NOT_FOUND"
 
     def __init__(self) -> None:
         super().__init__("Webhook delivery not found")
@@ -21,6 +23,7 @@ class WebhookTargetRefused(DomainError):
     """The URL breaks a rule against server-side request forgery; the message names the rule."""
 
     kind = ErrorKind.BAD_INPUT
+    reason = "WEBHOOK_TARGET_REFUSED"
 
     def __init__(self, rule: str) -> None:
         self.rule = rule
@@ -31,6 +34,7 @@ class WebhookDeliveryNotFailed(DomainError):
     """Only a failed delivery can be sent again by hand (a pending one is still being retried)."""
 
     kind = ErrorKind.CONFLICT
+    reason = "DELIVERY_NOT_FAILED"
 
     def __init__(self, status: str) -> None:
         super().__init__(f"Only a failed delivery can be retried; this one is {status}")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.abuse.conftest import Api, codes, post_graphql
 from tests.conftest import ApiUser, order_body
 from tests.support.live import GraphQLSocket
+from tests.support.problems import problem
 
 ERROR_LINE = r'"level": "ERROR"|Traceback'
 CREATE_ORDER = "mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }"
@@ -154,9 +155,18 @@ async def test_a_token_outliving_its_account_is_unauthenticated_on_every_write(
         )
 
     assert [rest_create.status_code, rest_keyed.status_code, rest_update.status_code] == [401] * 3
-    assert rest_create.json()["detail"] == "The account this token was issued to no longer exists"
+    for rest in (rest_create, rest_keyed, rest_update):
+        problem(
+            rest,
+            401,
+            "UNAUTHENTICATED",
+            "ACCOUNT_GONE",
+            detail="The account this token was issued to no longer exists",
+        )
     assert codes(graph_create) == codes(graph_update) == ["UNAUTHENTICATED"], (
         graph_create.text,
         graph_update.text,
     )
+    for graph in (graph_create, graph_update):
+        assert graph.json()["errors"][0]["extensions"]["reason"] == "ACCOUNT_GONE"
     assert api.process.count(ERROR_LINE) == errors_before

@@ -8,6 +8,7 @@ import asyncio
 import httpx
 
 from tests.abuse.conftest import StartApi
+from tests.support.problems import problem
 
 PASSWORD = "the-owners-password"
 
@@ -79,5 +80,7 @@ async def test_a_burst_of_password_checks_past_the_queue_is_refused_at_once(
     assert refused
     for answer in refused:
         assert answer.headers["Retry-After"] == "2"
-        assert answer.json() == {"detail": "Too many logins are being checked; try again shortly"}
+        body = problem(answer, 503, "SERVICE_UNAVAILABLE", "LOGIN_QUEUE_FULL")
+        assert body["detail"] == "Too many logins are being checked; try again shortly"
+        assert body["retry_after"] == 2
     assert api.process.count("Traceback") == 0

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from api.settings import ApiProcessSettings
 from tests.conftest import UserFactory
+from tests.support.problems import problem, same_problem
 
 
 async def test_register_returns_the_new_user(client: httpx.AsyncClient) -> None:
@@ -37,8 +38,7 @@ async def test_email_is_unique_whatever_its_case(client: httpx.AsyncClient) -> N
     )
 
     assert first.status_code == 201
-    assert second.status_code == 409
-    assert "already exists" in second.json()["detail"]
+    assert "already exists" in problem(second, 409, "CONFLICT", "EMAIL_TAKEN")["detail"]
 
 
 @pytest.mark.parametrize(
@@ -56,9 +56,9 @@ async def test_bad_registration_is_422_with_a_readable_detail(
 ) -> None:
     response = await client.post("/register/", json=body)
 
-    assert response.status_code == 422
-    assert isinstance(response.json()["detail"], str)
-    assert response.json()["errors"]
+    answer = problem(response, 422, "BAD_USER_INPUT", "VALIDATION_FAILED")
+    assert answer["errors"]
+    assert all(set(error) == {"loc", "message", "type"} for error in answer["errors"])
 
 
 async def test_token_is_an_rs256_jwt_with_the_required_claims(
@@ -102,9 +102,9 @@ async def test_wrong_password_and_unknown_email_get_the_same_401(
     )
 
     for response in (wrong_password, unknown_email):
-        assert response.status_code == 401
+        problem(response, 401, "UNAUTHENTICATED", "INVALID_CREDENTIALS")
         assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert wrong_password.json() == unknown_email.json()
+    assert same_problem(wrong_password) == same_problem(unknown_email)
 
 
 def _claims(settings: ApiProcessSettings, **overrides: object) -> dict[str, object]:

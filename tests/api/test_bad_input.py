@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import UserFactory
+from tests.support.problems import problem
 
 
 @pytest.mark.parametrize(
@@ -39,8 +40,9 @@ async def test_a_login_with_a_nul_in_the_email_is_just_wrong_credentials(
 ) -> None:
     response = await client.post("/token", data={"username": username, "password": "whatever1"})
 
-    assert response.status_code == 401
-    assert response.json() == {"detail": "Incorrect email or password"}
+    body = problem(response, 401, "UNAUTHENTICATED", "INVALID_CREDENTIALS")
+    assert body["detail"] == "Incorrect email or password"
+    assert body["error"] == "invalid_grant"
 
 
 async def test_a_password_with_a_lone_surrogate_can_register(
@@ -83,8 +85,9 @@ async def test_undecodable_body_is_a_documented_400(
     )
     documented = (await client.get("/openapi.json")).json()["paths"]["/orders/"]["post"]
 
-    assert response.status_code == 400
-    assert response.json() == {"detail": "There was an error parsing the body"}
+    problem(
+        response, 400, "BAD_REQUEST", "MALFORMED_JSON", detail="There was an error parsing the body"
+    )
     assert "400" in documented["responses"]
 
 
@@ -93,13 +96,11 @@ async def test_a_wrong_method_is_405_naming_every_method_of_the_path(
 ) -> None:
     response = await client.delete("/orders/00000000-0000-0000-0000-000000000000/")
 
-    assert response.status_code == 405
+    problem(response, 405, "BAD_REQUEST", "METHOD_NOT_ALLOWED", detail="Method Not Allowed")
     assert set(response.headers["Allow"].split(", ")) >= {"GET", "PATCH"}
-    assert response.json() == {"detail": "Method Not Allowed"}
 
 
-async def test_an_unknown_path_is_a_json_404(client: httpx.AsyncClient) -> None:
+async def test_an_unknown_path_is_a_problem_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/no/such/thing")
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Not Found"}
+    problem(response, 404, "NOT_FOUND", "UNKNOWN_PATH", detail="Not Found")

@@ -20,6 +20,7 @@ from edge.resources import Resources
 from infra.settings import RateLimitSettings
 from tests.conftest import UserFactory, order_body
 from tests.support.app import running_app
+from tests.support.problems import problem
 
 _VOLATILE = {"date", "x-request-id"}
 
@@ -87,9 +88,10 @@ async def test_a_request_is_counted_once_whether_the_fast_path_serves_it_or_not(
         (r.headers["X-Cache"], r.headers["X-RateLimit-Remaining"])
         for r in (fast_miss, fast_hit, routed_hit, routed_last)
     ] == [("MISS", "3"), ("HIT", "2"), ("HIT", "1"), ("HIT", "0")]
-    assert fast_refused.status_code == 429
+    body = problem(fast_refused, 429, "RATE_LIMITED", "TOO_MANY_REQUESTS")
     assert int(fast_refused.headers["Retry-After"]) >= 1
-    assert fast_refused.json()["detail"].startswith("Rate limit exceeded")
+    assert body["retry_after"] == int(fast_refused.headers["Retry-After"])
+    assert body["detail"].startswith("Rate limit exceeded")
 
 
 async def test_the_app_refuses_to_start_when_the_route_no_longer_is_what_the_fast_path_reproduces(

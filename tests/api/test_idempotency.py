@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import UserFactory, order_body
+from tests.support.problems import problem
 
 
 async def _counts(engine: AsyncEngine) -> tuple[int, int]:
@@ -68,8 +69,8 @@ async def test_the_same_key_with_a_different_body_is_422_and_creates_nothing(
 
     reused = await client.post("/orders/", json=order_body(("2.00", 1)), headers=headers)
 
-    assert reused.status_code == 422
-    assert "Idempotency-Key was already used" in reused.json()["detail"]
+    body = problem(reused, 422, "BAD_USER_INPUT", "IDEMPOTENCY_KEY_REUSED")
+    assert "Idempotency-Key was already used" in body["detail"]
     assert await _counts(clean_db) == (1, 1)
 
 

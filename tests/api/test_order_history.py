@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import ApiUser, UserFactory, order_body
+from tests.support.problems import problem
 
 
 async def _create(client: httpx.AsyncClient, user: ApiUser) -> str:
@@ -65,8 +66,8 @@ async def test_history_is_its_owners_only(client: httpx.AsyncClient, users: User
     malformed = await client.get("/orders/not-a-uuid/history/", headers=alice.headers)
     anonymous = await client.get(f"/orders/{order_id}/history/")
 
-    assert foreign.status_code == unknown.status_code == 404
-    assert foreign.json() == unknown.json() == {"detail": "Order not found"}
+    for answer in (foreign, unknown):
+        problem(answer, 404, "NOT_FOUND", "ORDER_NOT_FOUND", detail="Order not found")
     assert malformed.status_code == 422
     assert anonymous.status_code == 401
 
@@ -146,10 +147,13 @@ async def test_if_match_with_a_stale_etag_is_412_and_changes_nothing(
     assert paid.headers["ETag"] == '"2"'
     assert stale.status_code == garbled.status_code == 412
     assert stale.headers["ETag"] == garbled.headers["ETag"] == '"2"'
-    assert stale.json() == {
-        "detail": "The order has changed: its current version is 2; read it again before "
-        "changing it"
-    }
+    problem(
+        stale,
+        412,
+        "PRECONDITION_FAILED",
+        "VERSION_MISMATCH",
+        detail="The order has changed: its current version is 2; read it again before changing it",
+    )
     current = await client.get(f"/orders/{order_id}/", headers=user.headers)
     assert current.json()["status"] == "PAID"
     history = (await client.get(f"/orders/{order_id}/history/", headers=user.headers)).json()

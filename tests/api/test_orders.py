@@ -9,6 +9,7 @@ import pytest
 
 from domain.orders.status import OrderStatus
 from tests.conftest import ApiUser, UserFactory, order_body
+from tests.support.problems import problem, same_problem
 
 
 async def _create(
@@ -65,8 +66,7 @@ async def test_a_matching_client_total_is_accepted_and_a_wrong_one_is_422(
     )
 
     assert matching.status_code == 201
-    assert wrong.status_code == 422
-    assert "does not match" in wrong.json()["detail"]
+    assert "does not match" in problem(wrong, 422, "BAD_USER_INPUT", "VALIDATION_FAILED")["detail"]
 
 
 @pytest.mark.parametrize(
@@ -105,8 +105,7 @@ async def test_invalid_orders_are_422(
 
     response = await client.post("/orders/", json=body, headers=user.headers)
 
-    assert response.status_code == 422
-    assert fragment in response.json()["detail"]
+    assert fragment in problem(response, 422, "BAD_USER_INPUT", "VALIDATION_FAILED")["detail"]
 
 
 async def test_owner_reads_their_order(client: httpx.AsyncClient, users: UserFactory) -> None:
@@ -129,7 +128,7 @@ async def test_another_users_order_looks_exactly_like_a_missing_one(
     missing = await client.get(f"/orders/{uuid.uuid4()}/", headers=bob.headers)
 
     assert foreign.status_code == missing.status_code == 404
-    assert foreign.json() == missing.json()
+    assert same_problem(foreign) == same_problem(missing)
 
 
 async def test_malformed_order_id_is_422(client: httpx.AsyncClient, users: UserFactory) -> None:
@@ -183,9 +182,9 @@ async def test_status_rules(
         assert response.json()["status"] == target
         assert response.json()["updated_at"] > response.json()["created_at"]
     else:
-        assert response.status_code == 409
-        assert current in response.json()["detail"]
-        assert target in response.json()["detail"]
+        detail = problem(response, 409, "CONFLICT", "INVALID_TRANSITION")["detail"]
+        assert current in detail
+        assert target in detail
 
 
 async def test_unknown_status_is_422(client: httpx.AsyncClient, users: UserFactory) -> None:

@@ -12,6 +12,7 @@ from api.settings import ApiProcessSettings
 from infra.settings import RateLimitSettings, RedisSettings
 from tests.conftest import UserFactory
 from tests.support.app import running_app
+from tests.support.problems import problem
 
 
 @pytest.fixture
@@ -49,10 +50,11 @@ async def test_the_request_past_the_limit_gets_429_with_retry_after(
     assert [r.status_code for r in responses[:5]] == [200] * 5
     assert [r.headers["X-RateLimit-Remaining"] for r in responses[:5]] == ["4", "3", "2", "1", "0"]
     refused = responses[5]
-    assert refused.status_code == 429
+    body = problem(refused, 429, "RATE_LIMITED", "TOO_MANY_REQUESTS")
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert body["retry_after"] == int(refused.headers["Retry-After"])
     assert refused.headers["X-RateLimit-Limit"] == "5"
-    assert "Rate limit exceeded" in refused.json()["detail"]
+    assert "Rate limit exceeded" in body["detail"]
 
 
 async def test_each_user_has_a_budget_of_their_own(limited_client: httpx.AsyncClient) -> None:

@@ -14,6 +14,7 @@ from api.deps import Caller, require_staff_caller
 from api.errors import install_error_handlers
 from edge.resources import Resources
 from tests.conftest import StaffFactory, UserFactory, order_body
+from tests.support.problems import problem
 from tests.support.staff import login, orders_admin
 
 # Revoking staff takes effect within 5 s; the test polls a little longer before failing.
@@ -92,9 +93,9 @@ async def test_asking_for_a_scope_one_does_not_have_is_invalid_scope(
             "/token",
             data={"username": customer.email, "password": customer.password, "scope": scope},
         )
-        assert response.status_code == 400, scope
-        assert response.json()["error"] == "invalid_scope"
-        assert "Scope not granted" in response.json()["detail"]
+        body = problem(response, 400, "BAD_REQUEST", "INVALID_SCOPE")
+        assert body["error"] == "invalid_scope"
+        assert "Scope not granted" in body["detail"]
 
 
 async def test_a_wrong_password_with_a_scope_is_still_401(

@@ -18,6 +18,7 @@ from api.main import create_app
 from api.settings import ApiProcessSettings
 from graph.context import GraphContext, get_context
 from tests.conftest import UserFactory, order_body
+from tests.support.problems import problem
 
 SECRET = "secret-detail: password=hunter2 in /srv/orders/domain/thing.py"
 LEAKS = ("secret-detail", "hunter2", "Traceback", "RuntimeError", "thing.py")
@@ -55,9 +56,7 @@ async def test_a_bug_in_a_rest_route_is_a_bare_500(
     with caplog.at_level(logging.ERROR, logger="api.errors"):
         response = await client.post("/orders/", json=order_body(), headers={"Authorization": "x"})
 
-    assert response.status_code == 500
-    assert response.json() == {"detail": "Internal server error"}
-    assert response.headers["content-type"] == "application/json"
+    problem(response, 500, "INTERNAL_SERVER_ERROR", detail="Internal server error")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert not any(leak in response.text for leak in LEAKS)
     assert SECRET in caplog.text  # the details are logged, with the traceback
@@ -126,6 +125,5 @@ async def test_a_bug_before_graphql_runs_is_a_bare_500(
     app.dependency_overrides[get_context] = broken_context
     response = await client.post("/graphql", json={"query": "{ me { id } }"})
 
-    assert response.status_code == 500
-    assert response.json() == {"detail": "Internal server error"}
+    problem(response, 500, "INTERNAL_SERVER_ERROR", detail="Internal server error")
     assert not any(leak in response.text for leak in LEAKS)

@@ -21,11 +21,11 @@ from yarl import URL
 
 from tests.e2e.test_pipeline import pending_outbox_count
 from tests.support.pipeline import create_orders
+from tests.support.problems import problem
 from tests.support.processes import ManagedProcess, Processes
 from tests.support.rabbitmq import close_all_connections
 from tests.support.tcp_proxy import TcpProxy
 
-UNAVAILABLE = {"detail": "The database is unavailable; try again shortly"}
 # DATABASE_TIMEOUT_SECONDS (2 s by default), and the margin of a loaded 2-core machine.
 TIMEOUT = 2.0
 MARGIN = 1.0
@@ -117,10 +117,14 @@ async def test_postgresql_unreachable_is_503_within_the_timeout_and_recovers_by_
         hung_first,
         hung_next,
     ):
-        assert (rest_list.status_code, rest_create.status_code) == (503, 503)
-        assert rest_list.json() == rest_create.json() == UNAVAILABLE
+        for rest in (rest_list, rest_create):
+            body = problem(rest, 503, "SERVICE_UNAVAILABLE", "DATABASE_UNAVAILABLE")
+            assert body["detail"] == "The database is unavailable; try again shortly"
+            assert body["retry_after"] == 2
         assert rest_list.headers["Retry-After"] == "2"
-        assert gql.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        [gql_error] = gql.json()["errors"]
+        assert gql_error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        assert gql_error["extensions"]["reason"] == "DATABASE_UNAVAILABLE"
         assert "Traceback" not in rest_list.text + rest_create.text + gql.text
     assert max(elapsed for _, elapsed in refused) < MARGIN
     assert max(elapsed for _, elapsed in hung_first) < 2 * TIMEOUT + MARGIN

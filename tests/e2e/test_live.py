@@ -28,6 +28,7 @@ from tests.support.live import (
     wait_for_leases,
 )
 from tests.support.pipeline import BASE_REDIS_URL, app_env
+from tests.support.problems import problem
 from tests.support.processes import ManagedProcess, Processes
 
 # Small, so that the limit, pings and heartbeats show within a test's deadlines.
@@ -131,8 +132,7 @@ async def test_another_users_order_never_streams(
         (stranger_order, "STATUS_CHANGED"),
     ]
     missing = await client_b.get(f"/orders/{order_id}/events/", headers=stranger.headers)
-    assert missing.status_code == 404
-    assert missing.json() == {"detail": "Order not found"}
+    problem(missing, 404, "NOT_FOUND", "ORDER_NOT_FOUND", detail="Order not found")
 
 
 async def test_after_seq_replays_the_history_then_goes_live_without_gap_or_duplicate(
@@ -258,8 +258,9 @@ async def test_the_subscription_limit_holds_across_processes(
             admitted = (await socket_b.next_data(within=5))["myOrderEvents"]
 
     assert [e["extensions"]["code"] for e in refused["payload"]["errors"]] == ["RATE_LIMITED"]
-    assert refused_sse.status_code == 429
-    assert "at most 3" in refused_sse.json()["detail"]
+    assert (
+        "at most 3" in problem(refused_sse, 429, "RATE_LIMITED", "TOO_MANY_SUBSCRIPTIONS")["detail"]
+    )
     assert admitted["status"] == "PAID"
 
 

@@ -280,7 +280,9 @@ async def test_persisted_query_mistakes_are_the_clients_and_get_takes_no_documen
         assert refused.status_code == 200
         assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert document_in_url.status_code == 400
-    assert "persisted" in document_in_url.json()["detail"]
+    [refusal] = document_in_url.json()["errors"]
+    assert "persisted" in refusal["message"]
+    assert refusal["extensions"]["code"] == "BAD_REQUEST"
 
 
 async def test_without_redis_a_persisted_query_runs_once_sent_with_its_document(
