@@ -137,10 +137,31 @@ _BY_OPERATION: dict[tuple[str, int], _Example] = {
 }
 
 
+# The webhook routes (staff only) refuse in their own terms.
+_BY_WEBHOOK_STATUS: dict[int, _Example] = {
+    403: (
+        ErrorCode.FORBIDDEN,
+        "STAFF_ONLY",
+        "This needs a staff account and a token with the orders:manage scope",
+        {},
+    ),
+    404: (ErrorCode.NOT_FOUND, "WEBHOOK_NOT_FOUND", "Webhook not found", {}),
+    409: (
+        ErrorCode.CONFLICT,
+        "DELIVERY_NOT_FAILED",
+        "Only a failed delivery can be retried; this one is PENDING",
+        {},
+    ),
+}
+
+
 def example_problem(operation_id: str, path: str, status: int) -> dict[str, Any]:
     """The example answer of `status` for the operation at `path`."""
+    by_status = _BY_STATUS
+    if path.startswith("/webhooks"):
+        by_status = {**_BY_STATUS, **_BY_WEBHOOK_STATUS}
     code, reason, detail, extra = _BY_OPERATION.get(
-        (operation_id, status), _BY_STATUS.get(status, _BY_STATUS[400])
+        (operation_id, status), by_status.get(status, _BY_STATUS[400])
     )
     instance = re.sub(r"\{(\w+)\}", lambda m: _EXAMPLE_PARAMETERS.get(m[1], "1"), path)
     scope = {"path": instance, REQUEST_ID: _EXAMPLE_REQUEST_ID}

@@ -100,7 +100,14 @@ async def rotate_webhook_secret(
     "/{webhook_id}/deliveries/",
     responses={
         **error_responses(404, *_ERRORS),
-        200: {"headers": {"Link": {"description": 'The next page: `<url>; rel="next"`'}}},
+        200: {
+            "headers": {
+                "Link": {
+                    "description": 'The next page: `<url>; rel="next"`',
+                    "schema": {"type": "string"},
+                }
+            }
+        },
     },
 )
 async def list_deliveries(
