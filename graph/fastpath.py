@@ -45,6 +45,24 @@ from graph.fastpath_plan import Plan, compile_plan, complete, order_id_in
 from graph.persisted import PersistedQueries, PersistedQueryRefused, requested_digest
 from graph.types import Order
 
+# The schema's extensions (graph/schema.py), each reproduced here or with nothing to reproduce for
+# the documents this path answers; tests/graph/test_fastpath.py checks the schema has exactly these.
+REPRODUCED_EXTENSIONS = {
+    # `shape_error` on every error, as the extension shapes Strawberry's.
+    "ErrorCodes": "graph.errors.shape_error",
+    # The document priced by the same `measure`, refused past the costly share; `extensions.cost`.
+    "QueryCost": "graph.cost.measure",
+    # `parse(..., max_tokens=)` with the endpoint's limit.
+    "MaxTokensLimiter": "graphql.parse",
+    # Validated with graphql-core's rules and the endpoint's limit rules (`validation_rules`).
+    "AddValidationRules": "graphql.validate",
+    # Each document is judged once, its plan kept (`MAX_PLANS`).
+    "ValidationCache": "GraphQLFastPath._plans",
+    # Nothing: a plan admits only the order's own fields and `__typename`, never `__schema`/`__type`.
+    "DisableIntrospection": "",
+    # Nothing: these requests get the HTTP and Redis spans, not GraphQL's operation spans.
+    "GraphQLTracing": "",
+}
 # Longer documents are not this shape; they are not parsed twice.
 MAX_DOCUMENT_CHARS = 2_000
 # Documents judged (eligible or not) kept per process; past it, new ones just fall through.

@@ -3,6 +3,7 @@ included, counts each request once, and leaves every other operation to Strawber
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -12,10 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 from redis.asyncio import Redis
 
 from api.settings import ApiProcessSettings
-from graph.fastpath import GraphQLFastPath
+from graph.fastpath import REPRODUCED_EXTENSIONS, GraphQLFastPath
+from graph.schema import create_schema
 from infra.settings import RateLimitSettings, RedisSettings
 from tests.conftest import UserFactory, order_body
 from tests.support.app import running_app
@@ -303,3 +306,18 @@ async def test_without_redis_a_persisted_query_runs_once_sent_with_its_document(
     assert sent.json()["data"] == {"me": {"id": user.id}}
     # Not shared with other processes (no Redis), but this one keeps it.
     assert again.content == sent.content
+
+
+def test_the_schema_has_exactly_the_extensions_the_fast_path_reproduces(
+    settings: ApiProcessSettings,
+) -> None:
+    # Every optional extension on: introspection off, tracing on.
+    graphql = settings.graphql.model_copy(update={"introspection": False})
+    schema = create_schema(graphql, tracer_provider=TracerProvider())
+
+    names = {
+        (factory.func if isinstance(factory, functools.partial) else factory).__name__
+        for factory in schema.extensions
+    }
+
+    assert names == set(REPRODUCED_EXTENSIONS)
