@@ -46,7 +46,7 @@ def _receiver(mode: str, env: dict[str, str]) -> tuple[Process, str, Path]:
         env,
         RESULTS / f"receiver-{mode}.log",
     )
-    process.wait_for("receiving")
+    _ready(process, "receiving")
     return process, f"http://127.0.0.1:{port}/hooks", log
 
 
@@ -116,9 +116,20 @@ async def _count_succeeded(dsn: str) -> int:
 
 
 def _dispatcher(env: dict[str, str], name: str) -> Process:
+    # INFO: its "consuming" line says it is ready (the run's level is WARNING).
+    env = {**env, "LOG_LEVEL": "INFO"}
     process = Process(name, [sys.executable, "-m", "dispatcher"], env, RESULTS / f"{name}.log")
-    process.wait_for("consuming webhooks")
+    _ready(process, "consuming webhooks")
     return process
+
+
+def _ready(process: Process, text: str) -> None:
+    """`wait_for`, and the process stopped if it never got there (it must not outlive the run)."""
+    try:
+        process.wait_for(text)
+    except SystemExit:
+        process.stop()
+        raise
 
 
 def deliveries_per_second(env: dict[str, str], dsn: str) -> dict[str, str]:

@@ -22,6 +22,8 @@ import signal
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from aio_pika.abc import (
@@ -58,9 +60,18 @@ logger = logging.getLogger("webhooks")
 tracer = trace.get_tracer(__name__)
 
 GAUGES_EVERY_SECONDS = 10.0
+RECORD_BATCH = 200
 PURGE_EVERY_SECONDS = 600.0
 PURGE_BATCH = 5000
 DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    delivery: ClaimedDelivery
+    started_at: datetime
+    result: service.AttemptResult
+    done: asyncio.Future[service.Recorded | None]
 
 
 class Dispatcher:
@@ -82,8 +93,10 @@ class Dispatcher:
             environment=settings.app.environment,
             per_endpoint=settings.dispatcher.max_in_flight_per_endpoint,
         )
+        self._db_slots = asyncio.Semaphore(settings.database.pool_size)
         self._in_flight: Counter[uuid.UUID] = Counter()
         self._attempts: set[asyncio.Task[None]] = set()
+        self._outcomes: asyncio.Queue[_Outcome] = asyncio.Queue()
         self._fanning_out: set[asyncio.Task[object]] = set()
         self._fan_out_outage = Outage(
             logger, failing="webhooks: fan-out failing", recovered="webhooks: fan-out resumed"
@@ -92,8 +105,12 @@ class Dispatcher:
             logger, failing="webhooks: leasing failing", recovered="webhooks: leasing resumed"
         )
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions)
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work once a pooled connection is free for it: fan-outs and attempts in hand
+        outnumber the pool, and they queue here rather than time out waiting for a connection."""
+        async with self._db_slots, UnitOfWork(self._sessions) as uow:
+            yield uow
 
     # --- fan-out ---------------------------------------------------------------------------------
 
@@ -226,28 +243,48 @@ class Dispatcher:
     async def _record(
         self, delivery: ClaimedDelivery, started_at: datetime, result: service.AttemptResult
     ) -> service.Recorded | None:
-        """Record the outcome, retrying a failing database for as long as the lease lasts (after
-        that the delivery is attempted again anyway, and this outcome is not recorded)."""
-        deadline = time.monotonic() + self._webhooks.timeout_seconds
-        delay = 0.1
+        """The outcome, recorded by the recorder with others that finished meanwhile; None when it
+        could not be (the delivery is then attempted again when its lease runs out)."""
+        done: asyncio.Future[service.Recorded | None] = asyncio.get_running_loop().create_future()
+        self._outcomes.put_nowait(_Outcome(delivery, started_at, result, done))
+        return await done
+
+    async def run_recorder(self) -> None:
+        """Record finished attempts, as many as are waiting in one transaction (one statement
+        each, one commit for all): at hundreds of deliveries a second, a transaction per attempt
+        spent the connections and the round trips. A failing database is retried for as long as
+        the leases last; past that the outcomes are dropped, and the deliveries attempted again."""
         while True:
-            try:
-                async with self.unit_of_work() as uow:
-                    recorded = await service.record_attempt(
-                        uow=uow,
-                        settings=self._webhooks,
-                        delivery=delivery,
-                        started_at=started_at,
-                        result=result,
-                    )
-            except DATABASE_ERRORS as exc:
-                if time.monotonic() + delay > deadline:
-                    logger.warning("delivery %s: outcome not recorded (%r)", delivery.id, exc)
-                    return None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-            else:
-                return recorded
+            batch = [await self._outcomes.get()]
+            while len(batch) < RECORD_BATCH and not self._outcomes.empty():
+                batch.append(self._outcomes.get_nowait())
+            deadline = time.monotonic() + self._webhooks.timeout_seconds
+            delay = 0.1
+            while True:
+                try:
+                    async with self.unit_of_work() as uow:
+                        results: list[service.Recorded | None] = [
+                            await service.record_attempt(
+                                uow=uow,
+                                settings=self._webhooks,
+                                delivery=outcome.delivery,
+                                started_at=outcome.started_at,
+                                result=outcome.result,
+                            )
+                            for outcome in batch
+                        ]
+                except DATABASE_ERRORS as exc:
+                    if time.monotonic() + delay > deadline:
+                        logger.warning("%d outcome(s) not recorded (%r)", len(batch), exc)
+                        results = [None] * len(batch)
+                        break
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                else:
+                    break
+            for outcome, recorded in zip(batch, results, strict=True):
+                if not outcome.done.done():
+                    outcome.done.set_result(recorded)
 
     # --- upkeep ----------------------------------------------------------------------------------
 
@@ -309,20 +346,20 @@ async def dispatch(settings: DispatcherProcessSettings) -> None:
         if subscription is not None and connection is not None:
             queue, consumer_tag = subscription
             live = connection
-            loops = [
-                asyncio.create_task(dispatcher.run_attempts(), name="webhook-attempts"),
-                asyncio.create_task(dispatcher.run_upkeep(), name="webhook-upkeep"),
-                asyncio.create_task(
-                    beat_forever("webhooks", lambda: live.connected.is_set()),
-                    name="heartbeat",
-                ),
-            ]
+            leasing = asyncio.create_task(dispatcher.run_attempts(), name="webhook-attempts")
+            upkeep = asyncio.create_task(dispatcher.run_upkeep(), name="webhook-upkeep")
+            recorder = asyncio.create_task(dispatcher.run_recorder(), name="webhook-recorder")
+            heartbeat = asyncio.create_task(
+                beat_forever("webhooks", lambda: live.connected.is_set()), name="heartbeat"
+            )
+            loops = [leasing, upkeep, recorder, heartbeat]
             await stopping.wait()
             logger.info("stopping: no new messages or attempts")
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(queue.cancel(consumer_tag), 2)
-            loops[-1].cancel()
-            await asyncio.gather(*loops[:-1], return_exceptions=True)
+            heartbeat.cancel()
+            await asyncio.gather(leasing, upkeep, return_exceptions=True)
+            # Attempts in hand finish and are recorded (the recorder runs until they are).
             await dispatcher.drain(settings.dispatcher.shutdown_grace_seconds)
     finally:
         for task in loops:
@@ -363,6 +400,9 @@ async def _subscribe(
 def main() -> None:
     settings = get_dispatcher_settings()
     configure_logging(settings.app)
+    # httpx logs every request at INFO, URL included (a receiver's URL may carry its own token):
+    # attempts are logged here, by delivery and endpoint id, when they fail.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     configure_tracing("orders-webhooks")
     serve_metrics(settings.dispatcher.metrics_port)
     asyncio.run(dispatch(settings))

@@ -34,6 +34,8 @@ class ClaimedDelivery:
     secret: str
     previous_secret: str | None
     previous_secret_until: datetime | None
+    # The endpoint's failed deliveries in a row when the lease was taken.
+    consecutive_failures: int
     # The lease this attempt holds: its outcome is recorded only if the lease is still this one.
     leased_until: datetime
 
@@ -73,7 +75,7 @@ WHERE d.id = chosen.id AND e.id = d.endpoint_id
   AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < :now)
 RETURNING d.id, d.endpoint_id, d.order_id, d.seq, d.event_type, d.payload, d.tries,
           d.traceparent, e.url, e.secret, e.previous_secret, e.previous_secret_until,
-          d.leased_until
+          e.consecutive_failures, d.leased_until
 """
 )
 

@@ -389,7 +389,10 @@ async def record_attempt(
         return Recorded(status=None, verdict=outcome)
     disabled: str | None = None
     if following.status == DeliveryStatus.SUCCEEDED:
-        await uow.webhooks.endpoint_succeeded(endpoint_id)
+        # Most endpoints have no failure to forget: no statement for them (a failure counted
+        # since the lease was taken is reset by the next success).
+        if delivery.consecutive_failures:
+            await uow.webhooks.endpoint_succeeded(endpoint_id)
     elif following.status == DeliveryStatus.FAILED:
         if outcome is rules.Verdict.GONE:
             reason = "the endpoint answered 410 Gone"
