@@ -12,7 +12,7 @@ PORT ?= $(or $(shell sed -n 's/^PORT=//p' .env 2>/dev/null | tail -n 1),8000)
 HELM := .tools/bin/helm
 CHECKOV := .tools/checkov/bin/checkov
 
-.PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-tracing bench-pipeline check-uv schema graphiql
+.PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-tracing bench-pipeline check-uv schema graphiql docs
 .PHONY: backup restore
 .PHONY: setup up down
 
@@ -103,6 +103,9 @@ backup: install  ## pg_dump (custom format) of DATABASE_URL's database into back
 restore: install  ## make restore FILE=backups/….dump: pg_restore into DATABASE_URL's database (created if missing)
 	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/orders-….dump"; exit 2; }
 	$(UV) run python -m scripts.backup restore "$(FILE)"
+
+docs:  ## draw docs/architecture.svg from docs/architecture.dot (Graphviz; a test checks it is current)
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
 
 schema: install  ## write the GraphQL schema (SDL) to graph/schema.graphql; a test checks it is current
 	$(UV) run python -m graph.export_schema

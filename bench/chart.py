@@ -1,8 +1,7 @@
 """The benchmark as a picture: `python -m bench.chart bench/results/bench-<stamp>.json` (bench.run
 draws it after every run, next to the Markdown and JSON).
 
-Left: each scenario's throughput as a ratio to the same run's B1 (the bare FastAPI route), with the
-goal where one is set. Right: its p50 and p99 latency, on a log scale.
+Left: each scenario's throughput as a ratio to the same run's B1 (the bare FastAPI route). Right: its p50 and p99 latency, on a log scale.
 """
 
 from __future__ import annotations
@@ -16,15 +15,6 @@ import matplotlib as mpl
 mpl.use("Agg")  # files only: no display on a server
 import matplotlib.pyplot as plt
 
-# Goals of the performance issue, as ratios to B1, by the start of a scenario's name.
-GOALS = {
-    "1.": 0.6,
-    "3.": 0.12,
-    "4.": 0.12,
-    "5a.": 0.12,
-    "6.": 0.3,
-}
-
 
 def draw(run: dict[str, object], path: Path) -> None:
     results = [r for r in run["results"] if isinstance(r, dict)]  # type: ignore[attr-defined]
@@ -34,13 +24,9 @@ def draw(run: dict[str, object], path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(15, 0.45 * len(names) + 2), sharey=True)
     rows = range(len(names))
     left.barh(rows, ratios, color="#4c72b0")
-    for row, name in enumerate(names):
-        goal = next((g for prefix, g in GOALS.items() if name.startswith(prefix)), None)
-        if goal is not None:
-            left.plot([goal, goal], [row - 0.4, row + 0.4], color="#c44e52", linewidth=2)
     left.set_yticks(list(rows), names, fontsize=8)
     left.invert_yaxis()
-    left.set_xlabel("requests/s as a ratio to B1 (red: goal)")
+    left.set_xlabel("requests/s as a ratio to B1")
     p50 = [float(r["p50_ms"]) for r in results]
     p99 = [float(r["p99_ms"]) for r in results]
     right.barh([row - 0.2 for row in rows], p50, height=0.4, label="p50", color="#55a868")

@@ -12,6 +12,8 @@ command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
+# Graphviz draws docs/architecture.svg from docs/architecture.dot (make docs; a test checks it is current).
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
