@@ -113,20 +113,6 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def json_body(request: Request) -> None:
-    """A body must be JSON (`application/json` or `application/*+json`): anything else is 415,
-    where FastAPI would read it as a string and refuse it field by field."""
-    media_type = _media_type(request)
-    is_json = media_type.startswith("application/") and (
-        media_type == "application/json" or media_type.endswith("+json")
-    )
-    if _has_body(request) and not is_json:
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            "Send the body as JSON, with `Content-Type: application/json`",
-        )
-
-
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

@@ -222,6 +222,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             reason=MALFORMED_JSON,
             detail=f"The request body is not valid JSON: {problem} (at character {position})",
         )
+    if any(error["loc"] == ("body",) and isinstance(error.get("input"), bytes) for error in raw):
+        # FastAPI hands a JSON route the raw bytes of a body it did not read as JSON (its
+        # Content-Type is not JSON, or absent): the media type is the problem, not a field.
+        return problem_response(
+            request.scope,
+            code=ErrorCode.BAD_REQUEST,
+            reason=UNSUPPORTED_MEDIA_TYPE,
+            detail="Send the body as JSON, with `Content-Type: application/json`",
+        )
     errors = validation_errors(list(raw))
     summary = validation_summary("Invalid request", ((e["loc"], e["message"]) for e in errors))
     return problem_response(

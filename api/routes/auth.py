@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import AppResources, UoW, form_body, json_body
+from api.deps import AppResources, UoW, form_body
 from api.errors import OAUTH2_TOKEN_OPERATION
 from api.ratelimit import limit_auth
 from api.routing import SlashTolerantRouter
@@ -23,7 +23,6 @@ router = SlashTolerantRouter(tags=["auth"], dependencies=[Depends(limit_auth)])
     "/register/",
     status_code=status.HTTP_201_CREATED,
     operation_id="register",
-    dependencies=[Depends(json_body)],
     responses=error_responses(400, 409, 415, 422, 429, 503),
 )
 async def register(data: UserCreate, uow: UoW, resources: AppResources) -> UserOut:

@@ -15,7 +15,6 @@ from api.deps import (
     OrderCacheDep,
     UoW,
     acts_as_staff,
-    json_body,
 )
 from api.etags import etag, expected_version, none_match
 from api.ratelimit import limit_per_user
@@ -72,7 +71,6 @@ IdempotencyKeyHeader = Annotated[
     "/",
     status_code=status.HTTP_201_CREATED,
     operation_id="createOrder",
-    dependencies=[Depends(json_body)],
     response_model=OrderOut,
     responses={
         **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS),
@@ -197,7 +195,6 @@ def order_read_response(
 @router.patch(
     "/{order_id}/",
     operation_id="updateOrderStatus",
-    dependencies=[Depends(json_body)],
     response_model=OrderOut,
     responses={
         **error_responses(*_BODY_ERRORS, *_AUTH_ERRORS, 403, 404, 409, 503),
