@@ -14,7 +14,7 @@ CHECKOV := .tools/checkov/bin/checkov
 
 .PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-tracing bench-pipeline check-uv schema graphiql docs
 .PHONY: backup restore
-.PHONY: setup up down
+.PHONY: setup up down newcomer-test
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -83,6 +83,10 @@ down:  ## stop the compose stack (its volumes are kept; `docker compose down -v`
 compose-test: install  ## docker-compose.yml under a real Docker Engine, end to end (installs and starts Docker if missing)
 	scripts/ensure-docker.sh
 	$(UV) run pytest tests/compose/compose_stack.py -x
+
+newcomer-test: install  ## the README's "Run it" on bare Debian 12 and 13 containers, then tests/api on 3.13 (needs Docker)
+	scripts/ensure-docker.sh
+	$(UV) run pytest tests/compose/newcomer.py
 
 soak: install  ## SOAK_ORDERS=5000 orders while consumer and worker are SIGKILLed: all processed once? (not in test)
 	$(UV) run pytest tests/soak/soak_pipeline.py -s

@@ -176,6 +176,7 @@ if [ -n "$make_role" ]; then
     exit 1
   fi
   echo "creating the PostgreSQL role and database $ROLE"
-  role_sql | "${as_root[@]}" runuser -u postgres -- psql -q -X -v ON_ERROR_STOP=1 -d postgres >/dev/null
+  # From / : the postgres user may not enter the checkout.
+  role_sql | (cd / && "${as_root[@]}" runuser -u postgres -- psql -q -X -v ON_ERROR_STOP=1 -d postgres >/dev/null)
   write_env
 fi

@@ -110,3 +110,47 @@ def test_a_machine_already_set_up_is_left_as_it_is(checkout: Path) -> None:
     assert result.returncode == 0, result
     assert (result.stdout, result.stderr) == ("", "")
     assert (checkout / ".env").read_text() == env
+
+
+COMPOSE_PASSWORDS = (
+    "POSTGRES_PASSWORD",
+    "RABBITMQ_DEFAULT_PASS",
+    "REDIS_PASSWORD",
+    "PGADMIN_DEFAULT_PASSWORD",
+)
+
+
+def compose_env(folder: Path) -> dict[str, str]:
+    """`make up`'s first step (scripts/compose-env.sh) in `folder`; the `.env` it leaves."""
+    (folder / "scripts").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "scripts/compose-env.sh", folder / "scripts/compose-env.sh")
+    shutil.copy(ROOT / ".env.example", folder / ".env.example")
+    subprocess.run([str(folder / "scripts/compose-env.sh")], check=True, capture_output=True)
+    lines = (folder / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def test_make_up_makes_env_with_the_four_compose_passwords(tmp_path: Path) -> None:
+    env = compose_env(tmp_path)
+
+    passwords = [env[name] for name in COMPOSE_PASSWORDS]
+    assert all(re.fullmatch(r"[0-9a-f]{24}", password) for password in passwords), passwords
+    assert len(set(passwords)) == 4
+    example = (ROOT / ".env.example").read_text().splitlines()
+    for line in example:
+        name = line.split("=", 1)[0]
+        if "=" in line and not line.startswith("#") and name not in COMPOSE_PASSWORDS:
+            assert f"{name}={env[name]}" == line
+
+
+def test_make_up_keeps_what_env_already_sets(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=mine\nREDIS_PASSWORD=\nAPI_PORT=9000\n")
+
+    env = compose_env(tmp_path)
+
+    assert env["POSTGRES_PASSWORD"] == "mine"
+    assert env["API_PORT"] == "9000"
+    assert re.fullmatch(r"[0-9a-f]{24}", env["REDIS_PASSWORD"])
+    # Missing lines are added, so compose finds every password it requires.
+    assert re.fullmatch(r"[0-9a-f]{24}", env["RABBITMQ_DEFAULT_PASS"])
+    assert re.fullmatch(r"[0-9a-f]{24}", env["PGADMIN_DEFAULT_PASSWORD"])

@@ -25,13 +25,15 @@ class TcpProxy:
 
     async def stop(self) -> None:
         """Refuse new connections and drop the open ones: the server looks down."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         for writer in list(self._connections):
             writer.close()
         self._connections.clear()
+        if server is not None:
+            # Since Python 3.12 this also waits for every connection to close: so after closing them.
+            await server.wait_closed()
 
     def _drop_everything(self) -> None:
         # `stop` without waiting for the server to close: this runs inside one of its connections.
@@ -59,6 +61,8 @@ class TcpProxy:
         try:
             if self._blackhole:
                 await client_reader.read()  # swallow until the client gives up
+                client_writer.close()
+                self._connections.discard(client_writer)
                 return
             upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
         except OSError:
