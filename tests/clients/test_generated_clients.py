@@ -66,8 +66,9 @@ def _tool(name: str) -> str:
 
 
 def documented_operations() -> str:
-    """Every ```graphql block of docs/api.md, in order."""
-    blocks = re.findall(r"^```graphql\n(.*?)^```", DOCS.read_text(), flags=re.MULTILINE | re.DOTALL)
+    """Every ```graphql block of docs/api.md's walkthrough (before its error contract), in order."""
+    walkthrough = DOCS.read_text().split("\n## Errors")[0]
+    blocks = re.findall(r"^```graphql\n(.*?)^```", walkthrough, flags=re.MULTILINE | re.DOTALL)
     assert blocks, "docs/api.md has no graphql block"
     return "\n".join(blocks)
 

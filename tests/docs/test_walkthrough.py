@@ -18,9 +18,17 @@ from tests.support.processes import Processes
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
+def walkthrough() -> str:
+    """The walkthrough sections of docs/api.md: everything before its error contract."""
+    text = DOCS.read_text()
+    end = text.find("\n## Errors")
+    assert end > 0, "docs/api.md lost its heading '## Errors'"
+    return text[:end]
+
+
 def walkthrough_script() -> str:
-    """Every ```sh block of docs/api.md, in order."""
-    blocks = re.findall(r"^```sh\n(.*?)^```", DOCS.read_text(), flags=re.MULTILINE | re.DOTALL)
+    """Every ```sh block of the walkthrough, in order."""
+    blocks = re.findall(r"^```sh\n(.*?)^```", walkthrough(), flags=re.MULTILINE | re.DOTALL)
     assert len(blocks) >= 8, "docs/api.md lost its walkthrough"
     return "set -euo pipefail\n" + "\n".join(blocks)
 
