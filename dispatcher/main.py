@@ -94,6 +94,9 @@ class Dispatcher:
             per_endpoint=settings.dispatcher.max_in_flight_per_endpoint,
         )
         self._db_slots = asyncio.Semaphore(settings.database.pool_size)
+        # Fan-outs (up to the prefetch at once) take at most half of those: leasing and recording
+        # attempts never queue behind a backlog of them.
+        self._fan_out_slots = asyncio.Semaphore(max(1, settings.database.pool_size // 2))
         self._in_flight: Counter[uuid.UUID] = Counter()
         self._attempts: set[asyncio.Task[None]] = set()
         self._outcomes: asyncio.Queue[_Outcome] = asyncio.Queue()
@@ -141,7 +144,7 @@ class Dispatcher:
             return
         while True:
             try:
-                async with self.unit_of_work() as uow:
+                async with self._fan_out_slots, self.unit_of_work() as uow:
                     made = await service.fan_out(
                         uow=uow, order_id=order_id, seq=seq, traceparent=current_traceparent()
                     )

@@ -93,7 +93,7 @@ class Receiver:
             self._writers.discard(writer)
             writer.close()
 
-    async def wait_for(self, count: int, *, within: float = 20) -> list[Received]:
+    async def wait_for(self, count: int, *, within: float = 30) -> list[Received]:
         deadline = time.monotonic() + within
         while len(self.requests) < count:
             if time.monotonic() > deadline:
