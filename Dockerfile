@@ -53,4 +53,4 @@ USER orders
 EXPOSE 8000
 # Run as the app user it only execs the command; see the script for what it does when started as root.
 ENTRYPOINT ["docker-entrypoint.sh"]
-CMD ["sh", "-c", "{ [ \"${MIGRATE_ON_START:-true}\" = false ] || alembic upgrade head; } && exec uvicorn --factory api.main:create_app --host ${HOST:-127.0.0.1} --port ${PORT:-8000} --no-proxy-headers --ws-per-message-deflate false"]
+CMD ["sh", "-c", "{ [ \"${MIGRATE_ON_START:-true}\" = false ] || alembic upgrade head; } && exec python -m api --host ${HOST:-127.0.0.1} --port ${PORT:-8000}"]

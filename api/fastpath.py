@@ -32,7 +32,7 @@ from api.routes import orders
 from api.routes.orders import order_read_response
 from domain.orders.schemas import OrderOut
 from domain.users.errors import InvalidToken
-from edge.auth import authorization_header, bearer_token, rate_limit_identity, request_header
+from edge.auth import rate_limit_identity, request_header, verified_token
 from edge.order_cache import read_order
 from edge.ratelimit import rate_limit_headers
 from edge.resources import Resources
@@ -130,13 +130,12 @@ class CachedOrderFastPath:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, order_id_text: str) -> bool:
         resources: Resources = scope["app"].state.resources
-        token = bearer_token(authorization_header(scope))
-        if token is None:
-            return False
         try:
-            verified = resources.tokens.verify_token(token)
+            verified = verified_token(scope, resources.tokens)
             order_id = uuid.UUID(order_id_text)
         except (InvalidToken, ValueError):
+            return False
+        if verified is None:
             return False
         if verified.manages_orders:
             # A staff token: the route checks the role (served from the cache there too).

@@ -1,9 +1,10 @@
-"""The API process's composition root: `uvicorn --factory api.main:create_app`."""
+"""The API process's composition root: `python -m api` (uvicorn, api/__main__.py) serves `create_app`."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
+from redis.exceptions import RedisError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.docs import install_docs
@@ -30,8 +32,12 @@ from edge.resources import open_resources
 from graph.app import mount_graphql
 from infra.health import Readiness
 from infra.logs import configure_logging
+from infra.redis import accepts_anonymous_clients
+from infra.settings import Environment
 from infra.tracing import configure_tracing, instrumentation_disabled
 from relay.relay import start_outbox_relay
+
+logger = logging.getLogger(__name__)
 
 
 def _close_live_connections_on_sigterm(hub: LiveHub) -> Callable[[], None]:
@@ -128,11 +134,29 @@ ROUTERS = (
 )
 
 
+async def _refuse_open_redis(settings: ApiProcessSettings) -> None:
+    """Production's startup check of what settings alone cannot tell: that Redis asks for the
+    password REDIS_URL carries. An unreachable Redis is let through (the API runs without it)."""
+    try:
+        open_to_anyone = await accepts_anonymous_clients(settings.redis)
+    except (RedisError, OSError) as exc:
+        logger.warning("startup: cannot tell whether Redis requires a password (%r)", exc)
+        return
+    if open_to_anyone:
+        msg = (
+            "refusing to start with ENVIRONMENT=production: Redis (REDIS_URL) accepts connections "
+            "without a password; set one (requirepass, or an ACL user) and put it in REDIS_URL"
+        )
+        raise RuntimeError(msg)
+
+
 def _lifespan(
     settings: ApiProcessSettings, tracer_provider: TracerProvider | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.app.environment is Environment.PRODUCTION:
+            await _refuse_open_redis(settings)
         async with open_resources(
             settings, live=settings.live, order_rules=settings.order_rules
         ) as services:

@@ -13,7 +13,7 @@ from fastapi import Request, Response
 from api.deps import AppResources
 from domain.limits import spend
 from domain.users.errors import InvalidToken
-from edge.auth import bearer_token, client_ip, rate_limit_identity
+from edge.auth import client_ip, rate_limit_identity, verified_token
 from edge.ratelimit import rate_limit_headers
 from infra.ratelimit import RateLimitRule
 
@@ -29,11 +29,10 @@ async def _spend(
 async def limit_per_user(request: Request, response: Response, resources: AppResources) -> None:
     """The default limit, counted per authenticated user, or per client IP without a valid token."""
     user_id = None
-    token = bearer_token(request.headers.get("Authorization"))
-    if token is not None:
-        # An invalid token is counted against the IP; the route itself answers 401.
-        with suppress(InvalidToken):
-            user_id = resources.tokens.verify(token)
+    # An invalid token is counted against the IP; the route itself answers 401.
+    with suppress(InvalidToken):
+        verified = verified_token(request.scope, resources.tokens)
+        user_id = verified.user_id if verified is not None else None
     identity = rate_limit_identity(user_id, client_ip(request.scope))
     await _spend(resources, resources.rate_limits.default, identity, response)
 

@@ -105,12 +105,19 @@ def wait_until_serving(url: str, process: Process, timeout: float = 60.0) -> Non
 
 
 def uvicorn(app: str, port: int, env: dict[str, str], name: str) -> Process:
+    """`app` (a factory) under uvicorn; the API itself as deployments start it (`python -m api`, its
+    httptools protocol with the request-head limit), any other app under uvicorn's own httptools."""
+    server = (
+        ["-m", "api"]
+        if app == "api.main:create_app"
+        else ["-m", "uvicorn", "--factory", app, "--http", "httptools", "--no-proxy-headers",
+              "--ws-per-message-deflate", "false"]
+    )  # fmt: skip
     argv = [
-        sys.executable, "-m", "uvicorn", "--factory", app,
+        sys.executable, *server,
         "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(API_WORKERS), "--no-access-log", "--no-proxy-headers",
-        "--ws-per-message-deflate", "false",
-        "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
+        "--workers", str(API_WORKERS), "--no-access-log",
+        "--loop", "uvloop", "--log-level", "warning",
     ]  # fmt: skip
     return Process(name, argv, env, RESULTS / f"{name}.log")
 

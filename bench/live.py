@@ -62,12 +62,12 @@ def _rss_kb(pid: int) -> int:
 
 @contextlib.contextmanager
 def api_process(env: dict[str, str], port: int) -> Iterator[Process]:
+    # As the Procfile runs it (`python -m api`: no per-message compression, which costs ~45 KB per
+    # socket; httptools with the request-head limit).
     argv = [
-        sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
+        sys.executable, "-m", "api",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-        "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
-        # As the Procfile runs it: per-message compression costs ~45 KB per socket.
-        "--ws-per-message-deflate", "false",
+        "--loop", "uvloop", "--log-level", "warning",
     ]  # fmt: skip
     LOGS.mkdir(parents=True, exist_ok=True)
     process = Process("api-live", argv, env, LOGS / "api-live.log")

@@ -61,7 +61,7 @@ def _process(name: str, args: list[str], env: dict[str, str]) -> Process:
 
 @contextlib.contextmanager
 def stack(env: dict[str, str], port: int) -> Iterator[None]:
-    api_args = ["-m", "uvicorn", "--factory", "api.main:create_app", "--port", str(port)]
+    api_args = ["-m", "api", "--port", str(port)]
     processes = [
         _process("api", [*api_args, "--no-access-log", "--log-level", "warning"], env),
         _process("consumer", ["-m", "consumer"], env),

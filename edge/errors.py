@@ -61,6 +61,7 @@ MALFORMED_JSON = "MALFORMED_JSON"
 MALFORMED_BODY = "MALFORMED_BODY"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 BODY_TOO_LARGE = "BODY_TOO_LARGE"
+HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 UNKNOWN_PATH = "UNKNOWN_PATH"
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
@@ -180,6 +181,8 @@ ERROR_TYPES: tuple[ErrorType, ...] = (
             UNSUPPORTED_MEDIA_TYPE: "The body's `Content-Type` is not the one the operation "
             "takes: `application/json`, or form data for `/token` (415).",
             BODY_TOO_LARGE: "The body is over the size limit, MAX_BODY_BYTES (413).",
+            HEADERS_TOO_LARGE: "The request line and headers are over 16 KB (431), refused by "
+            "the server before the app reads them.",
             METHOD_NOT_ALLOWED: "The path does not serve this method; `Allow` lists those it "
             "does (405).",
             "INVALID_SCOPE": "A token was asked for a scope the account does not have (400; "

@@ -21,6 +21,11 @@ class LiveSettings(BaseSettings):
     ping_interval_seconds: float = Field(default=15.0, gt=0)
     # On SIGTERM, how long live connections get to close (code 1001) before the server stops anyway.
     shutdown_grace_seconds: float = Field(default=5.0, gt=0)
+    # A WebSocket that has not sent `connection_init` this long after opening is closed (4408).
+    init_timeout_seconds: float = Field(default=10.0, gt=0)
+    # WebSockets one client address (as the rate limiter sees it) may hold open at once in one API
+    # process, signed in or not; past it the new socket closes with 4429.
+    max_connections_per_address: int = Field(default=50, ge=1)
 
 
 class OrderRulesSettings(BaseSettings):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,8 @@ def mount_graphql(
         # graphql-ws (legacy) keep-alive messages; graphql-transport-ws pings (graph/live.py).
         keep_alive=True,
         keep_alive_interval=live.ping_interval_seconds,
+        # graphql-transport-ws closes a socket silent this long with 4408 (graphql-ws: graph/live.py).
+        connection_init_wait_timeout=timedelta(seconds=live.init_timeout_seconds),
         # Browsers on these origins (CORS_ORIGINS) may open the WebSocket; same-origin pages always.
         allowed_origins=allowed_origins,
         include_in_schema=False,

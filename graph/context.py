@@ -20,7 +20,7 @@ from domain.users import service as users
 from domain.users.errors import INVALID_TOKEN, NOT_AUTHENTICATED, InvalidToken
 from domain.users.schemas import UserProfile
 from domain.users.tokens import VerifiedToken
-from edge.auth import bearer_token, client_ip, rate_limit_identity
+from edge.auth import client_ip, rate_limit_identity, verified_token
 from edge.ratelimit import rate_limit_headers, rejection_headers
 from edge.resources import Resources
 
@@ -171,12 +171,10 @@ async def get_context(request: HTTPConnection) -> GraphContext:
     resources: Resources = request.app.state.resources
     verified: VerifiedToken | None = None
     auth_failure: InvalidToken | None = None
-    token = bearer_token(request.headers.get("Authorization"))
-    if token is not None:
-        try:
-            verified = resources.tokens.verify_token(token)
-        except InvalidToken as exc:
-            auth_failure = exc
+    try:
+        verified = verified_token(request.scope, resources.tokens)
+    except InvalidToken as exc:
+        auth_failure = exc
     return GraphContext(
         resources=resources,
         token=verified,

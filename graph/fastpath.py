@@ -35,7 +35,7 @@ from strawberry import Schema
 
 from domain.errors import RateLimitExceeded
 from domain.users.errors import InvalidToken
-from edge.auth import authorization_header, bearer_token, rate_limit_identity, request_header
+from edge.auth import rate_limit_identity, request_header, verified_token
 from edge.order_cache import read_order
 from edge.ratelimit import rate_limit_headers, rejection_headers
 from edge.resources import Resources
@@ -119,13 +119,14 @@ class GraphQLFastPath:
         if plan is None:
             return False
         order_id = order_id_in(plan, request.get("variables"))
-        token = bearer_token(authorization_header(scope))
-        if order_id is None or token is None:
+        if order_id is None:
             return False
         resources: Resources = scope["app"].state.resources
         try:
-            verified = resources.tokens.verify_token(token)
+            verified = verified_token(scope, resources.tokens)
         except InvalidToken:
+            return False
+        if verified is None:
             return False
         if verified.manages_orders:
             # A staff token: Strawberry's path checks the role (and reads through the cache too).

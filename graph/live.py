@@ -44,6 +44,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from domain.errors import RateLimitExceeded
 from domain.users.errors import InvalidToken
 from edge.auth import bearer_token
+from edge.live import TooManyConnections
 from graph.context import GraphContext
 from graph.errors import OperationOverLegacyWebSocket, shape_error
 from graph.operations import operation_type
@@ -52,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 UNAUTHORIZED = 4401
 GOING_AWAY = 1001
+# graphql-transport-ws's own codes, used for both protocols.
+INIT_TIMEOUT = 4408
+TOO_MANY_CONNECTIONS = 4429
 
 
 def _authorization(context: GraphContext, payload: object) -> str | None:
@@ -122,12 +126,27 @@ class _Connection:
         async def going_away() -> None:
             await self.close(GOING_AWAY, "Server shutting down")
 
+        hub = self._context.resources.live
         try:
-            with self._context.resources.live.connection(going_away):
+            with hub.connection(going_away, address=self._context.client_ip):
                 await handle()
+        except TooManyConnections as exc:
+            logger.info("WebSocket refused from %s: %s", self._context.client_ip, exc)
+            await self.close(TOO_MANY_CONNECTIONS, str(exc))
         finally:
             if self._watch is not None:
                 self._watch.cancel()
+
+    def close_unless_initialised(self, initialised: Any) -> asyncio.Task[None]:
+        """Close the socket (4408) if `initialised()` is still false after
+        LIVE_INIT_TIMEOUT_SECONDS: an idle socket holds a descriptor and a slot of its address."""
+
+        async def watch() -> None:
+            await asyncio.sleep(self._context.resources.live.settings.init_timeout_seconds)
+            if not initialised():
+                await self.close(INIT_TIMEOUT, "Connection initialisation timeout")
+
+        return asyncio.create_task(watch())
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphContext, None]):
@@ -173,7 +192,12 @@ class LegacyWSHandler(BaseGraphQLWSHandler[GraphContext, None]):
         self.connection = _Connection(self.context, self.websocket.close, None)
 
     async def handle(self) -> None:
-        await self.connection.serve(super().handle)
+        # graphql-transport-ws has this timeout built in (the router's connection_init_wait_timeout).
+        watch = self.connection.close_unless_initialised(lambda: self.connection_acknowledged)
+        try:
+            await self.connection.serve(super().handle)
+        finally:
+            watch.cancel()
 
     async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
         if self.connection_acknowledged:

@@ -13,9 +13,11 @@ class GraphQLSettings(BaseSettings):
 
     model_config = settings_group("GRAPHQL_")
 
-    # Schema introspection (the playground's docs and autocompletion); production may switch it off.
+    # Schema introspection (the playground's docs and autocompletion), and with it "did you mean"
+    # hints. Default: on, except with ENVIRONMENT=production (api/settings.py); explicit true wins.
     introspection: bool = True
     # The GraphiQL playground on GET /graphql, served from the app's own pinned copies (no CDN).
+    # Default: on, except with ENVIRONMENT=production; explicit true wins.
     playground: bool = True
     # Deepest nesting of fields one operation may select (introspection fields are not counted).
     max_depth: int = Field(default=10, ge=1)

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from redis import Redis as SyncRedis
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -18,7 +19,7 @@ from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from redis.sentinel import Sentinel as SyncSentinel
 
 from infra.metrics import REDIS_FAILURES
@@ -68,6 +69,42 @@ def sync_redis_client(settings: RedisSettings, **options: Any) -> SyncRedis:
         settings.sentinel_master, redis_class=SyncRedis, **options
     )
     return client
+
+
+async def accepts_anonymous_clients(settings: RedisSettings) -> bool:
+    """Whether the primary (REDIS_URL's node, or the Sentinels' choice) answers a client that sends
+    no username or password.
+
+    Production checks it at startup: a password in REDIS_URL proves nothing if Redis never asks for
+    one (it then accepts AUTH with any password), and an open Redis holds the rate limits, the cache
+    and the task stream. Raises `RedisError` (or `OSError`) when Redis cannot be reached.
+    """
+    parts = urlsplit(settings.url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    anonymous_settings = settings.model_copy(
+        update={"url": urlunsplit(parts._replace(netloc=netloc))}
+    )
+    timeout = max(settings.socket_timeout_seconds, 2.0)
+    anonymous = redis_client(
+        anonymous_settings,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        await anonymous.ping()
+    except AuthenticationError:
+        return False
+    except ResponseError as exc:  # NOAUTH, from servers and proxies that answer it as an error
+        if "NOAUTH" in str(exc).upper():
+            return False
+        raise
+    finally:
+        await anonymous.aclose()
+    return True
 
 
 class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):

@@ -53,6 +53,8 @@ class AppSettings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs); empty trusts none.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # In production, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (unset: nobody).
+    metrics_token: SecretStr | None = None
 
     _split_lists = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_commas)
 

@@ -40,6 +40,7 @@ PASSWORDS = (
     "RABBITMQ_DEFAULT_PASS",
     "REDIS_PASSWORD",
     "PGADMIN_DEFAULT_PASSWORD",
+    "METRICS_TOKEN",
 )
 
 
@@ -75,7 +76,7 @@ def test_the_image_defaults_to_the_api_command() -> None:
 def test_api_migrates_before_serving_unless_told_not_to(compose: dict[str, Any]) -> None:
     # tests/e2e/test_migrate_on_start.py runs this line both ways.
     assert procfile()["api"].startswith(
-        '{ [ "${MIGRATE_ON_START:-true}" = false ] || alembic upgrade head; } && exec uvicorn '
+        '{ [ "${MIGRATE_ON_START:-true}" = false ] || alembic upgrade head; } && exec python -m api '
     )
 
 

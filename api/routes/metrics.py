@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 
@@ -10,8 +11,12 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.errors import problem_response
+from domain.users.errors import NOT_AUTHENTICATED
+from edge.errors import ErrorCode
 from edge.resources import Resources
 from infra.metrics import OUTBOX_BACKLOG
+from infra.settings import AppSettings, Environment
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -46,8 +51,29 @@ class OutboxBacklog:
             return float("nan")
 
 
+def _allowed(request: Request, settings: AppSettings) -> bool:
+    """Outside production, anyone (a laptop, the tests); in production, only the scraper that sends
+    METRICS_TOKEN: per-route counts of registrations, logins and orders are business figures."""
+    if settings.environment is not Environment.PRODUCTION:
+        return True
+    if settings.metrics_token is None:
+        return False
+    expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+    given = (request.headers.get("Authorization") or "").encode()
+    return hmac.compare_digest(given, expected)
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    resources: Resources = request.app.state.resources
+    if not _allowed(request, resources.settings.app):
+        return problem_response(
+            request.scope,
+            code=ErrorCode.UNAUTHENTICATED,
+            reason=NOT_AUTHENTICATED,
+            detail="/metrics needs Authorization: Bearer <METRICS_TOKEN>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     backlog: OutboxBacklog = request.app.state.outbox_backlog
     await backlog.refresh()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -2,6 +2,6 @@
 (`changes`), and the merge of stored and live events by `seq` (`merge`)."""
 
 from edge.live.changes import order_changes
-from edge.live.hub import LiveHub
+from edge.live.hub import LiveHub, TooManyConnections
 
-__all__ = ["LiveHub", "order_changes"]
+__all__ = ["LiveHub", "TooManyConnections", "order_changes"]

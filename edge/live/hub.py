@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from enum import Enum
 from typing import Any
@@ -91,6 +91,13 @@ def _discard(index: dict[Any, set[Inbox]], key: object, inbox: Inbox) -> None:
             del index[key]
 
 
+class TooManyConnections(Exception):
+    """The client address holds as many live connections as it may (LIVE_MAX_CONNECTIONS_PER_ADDRESS)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"At most {limit} live connections per client address")
+
+
 class LiveHub:
     def __init__(
         self,
@@ -115,6 +122,8 @@ class LiveHub:
         self._inboxes: set[Inbox] = set()
         # How to close each open live connection (WebSocket) when the process stops.
         self._connections: set[Callable[[], Awaitable[None]]] = set()
+        # Open connections by client address (an address with none has no entry).
+        self._per_address: Counter[str] = Counter()
         self._stopping = asyncio.Event()
         # Set whenever a connection or an inbox goes away (drain waits for all of them).
         self._gone = asyncio.Event()
@@ -162,13 +171,20 @@ class LiveHub:
                 await task
 
     @contextlib.contextmanager
-    def connection(self, close: Callable[[], Awaitable[None]]) -> Iterator[None]:
-        """Register an open live connection, so that `drain` can close it."""
+    def connection(self, close: Callable[[], Awaitable[None]], *, address: str) -> Iterator[None]:
+        """Register an open live connection from client `address`, so that `drain` can close it;
+        `TooManyConnections` when that address already holds LIVE_MAX_CONNECTIONS_PER_ADDRESS."""
+        if self._per_address[address] >= self.settings.max_connections_per_address:
+            raise TooManyConnections(self.settings.max_connections_per_address)
+        self._per_address[address] += 1
         self._connections.add(close)
         try:
             yield
         finally:
             self._connections.discard(close)
+            self._per_address[address] -= 1
+            if not self._per_address[address]:
+                del self._per_address[address]
             self._gone.set()
 
     @contextlib.asynccontextmanager

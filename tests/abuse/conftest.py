@@ -7,6 +7,11 @@ from any client address, as clients behind a reverse proxy do.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -15,12 +20,14 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import ApiUser, UserFactory
 from tests.support.pipeline import app_env
-from tests.support.processes import ManagedProcess, Processes
+from tests.support.processes import ManagedProcess, Processes, free_port
 
 
 @dataclass(frozen=True)
@@ -109,3 +116,49 @@ async def post_graphql(
 
 def codes(response: httpx.Response) -> list[str]:
     return [error["extensions"]["code"] for error in response.json().get("errors") or []]
+
+
+@pytest.fixture(scope="module")
+async def redis_with_password() -> AsyncIterator[str]:
+    """The URL of a Redis of this module's own that requires a password (the run's Redis has none):
+    production's startup check refuses any other."""
+    server = shutil.which("redis-server")
+    assert server is not None, "redis-server is not installed (scripts/ensure-services.sh)"
+    port, password = free_port(), uuid.uuid4().hex
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once per module, waited on below
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://:{password}@127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            client = Redis.from_url(url)
+            try:
+                if await client.ping():
+                    break
+            except (RedisError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+            finally:
+                await client.aclose()
+        yield url
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+        if process.poll() is None:
+            process.kill()

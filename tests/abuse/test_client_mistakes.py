@@ -13,7 +13,7 @@ from tests.conftest import ApiUser, order_body
 from tests.support.live import GraphQLSocket
 from tests.support.problems import problem
 
-ERROR_LINE = r'"level": "ERROR"|Traceback'
+ERROR_LINE = r" ERROR |Traceback"
 CREATE_ORDER = "mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }"
 UPDATE_STATUS = "mutation($id: UUID!) { updateOrderStatus(id: $id, status: PAID) { status } }"
 REGISTER = "mutation($e: String!, $p: String!) { register(email: $e, password: $p) { id } }"

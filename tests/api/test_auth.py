@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from api.settings import ApiProcessSettings
+from edge.resources import Resources
 from tests.conftest import UserFactory
 from tests.support.problems import problem, same_problem
 
@@ -207,3 +208,41 @@ def test_keys_are_not_in_the_repository() -> None:
     ignored = (root / ".gitignore").read_text().splitlines()
     assert ".secret_key/" in ignored
     assert ".env" in ignored
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "token"),
+    [
+        # An invalid token on the cached read: the fast path, the rate limit and the route all ask.
+        ("GET", f"/orders/{uuid.uuid4()}/", "not.a.jwt"),
+        ("GET", f"/orders/{uuid.uuid4()}/events/", "not.a.jwt"),
+        ("POST", "/orders/", "not.a.jwt"),
+        ("POST", "/graphql", "not.a.jwt"),
+    ],
+)
+async def test_a_token_is_verified_once_per_request(
+    client: httpx.AsyncClient,
+    app_state: Resources,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    token: str,
+) -> None:
+    verified: list[str] = []
+    verify_until = app_state.tokens.verify_until
+
+    def counted(token: str) -> tuple[int, float]:
+        verified.append(token)
+        return verify_until(token)
+
+    monkeypatch.setattr(app_state.tokens, "verify_until", counted)
+    body: dict[str, object] = {"query": "{ me { id } }"} if path == "/graphql" else {"items": []}
+    response = await client.request(
+        method,
+        path,
+        headers={"Authorization": f"Bearer {token}"},
+        json=body if method == "POST" else None,
+    )
+
+    assert response.status_code in {200, 401}, response.text
+    assert verified == [token]

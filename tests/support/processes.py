@@ -143,7 +143,7 @@ class Processes:
 
     def api(self, name: str = "api", **overrides: str) -> tuple[ManagedProcess, str]:
         port = free_port()
-        args = ["-m", "uvicorn", "--factory", "api.main:create_app", "--port", str(port)]
+        args = ["-m", "api", "--port", str(port)]
         process = self.start(name, args, "Application startup complete", **overrides)
         return process, f"http://127.0.0.1:{port}"
 

@@ -54,7 +54,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* The Procfile's lines (tests/charts checks they are identical), run as the image runs them. */}}
 {{- define "orders.command.api" -}}
-["sh", "-c", "{ [ \"${MIGRATE_ON_START:-true}\" = false ] || alembic upgrade head; } && exec uvicorn --factory api.main:create_app --host ${HOST:-127.0.0.1} --port ${PORT:-8000} --no-proxy-headers --ws-per-message-deflate false"]
+["sh", "-c", "{ [ \"${MIGRATE_ON_START:-true}\" = false ] || alembic upgrade head; } && exec python -m api --host ${HOST:-127.0.0.1} --port ${PORT:-8000}"]
 {{- end }}
 {{- define "orders.command.consumer" -}}
 ["sh", "-c", "exec python -m consumer"]
