@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from api.settings import ApiProcessSettings
+from domain.users.tokens import VerifiedToken
 from edge.resources import Resources
 from tests.conftest import UserFactory
 from tests.support.problems import problem, same_problem
@@ -229,13 +230,13 @@ async def test_a_token_is_verified_once_per_request(
     token: str,
 ) -> None:
     verified: list[str] = []
-    verify_until = app_state.tokens.verify_until
+    verify_token = app_state.tokens.verify_token
 
-    def counted(token: str) -> tuple[int, float]:
+    def counted(token: str) -> VerifiedToken:
         verified.append(token)
-        return verify_until(token)
+        return verify_token(token)
 
-    monkeypatch.setattr(app_state.tokens, "verify_until", counted)
+    monkeypatch.setattr(app_state.tokens, "verify_token", counted)
     body: dict[str, object] = {"query": "{ me { id } }"} if path == "/graphql" else {"items": []}
     response = await client.request(
         method,

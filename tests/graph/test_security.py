@@ -59,7 +59,7 @@ async def test_create_order_takes_only_its_input_and_an_idempotency_key(
 
     arguments = {field["name"]: {arg["name"] for arg in field["args"]} for field in fields}
     assert arguments["createOrder"] == {"input", "idempotencyKey"}
-    assert arguments["updateOrderStatus"] == {"id", "status", "expectedVersion"}
+    assert arguments["updateOrderStatus"] == {"id", "status", "expectedVersion", "note"}
 
 
 @pytest.mark.parametrize(
