@@ -23,7 +23,17 @@ from api.errors import install_error_handlers
 from api.fastpath import CachedOrderFastPath, check_route
 from api.middleware import EdgeMiddleware
 from api.openapi import camel_case_operation_id, install_openapi
-from api.routes import auth, health, metrics, order_events, orders, problems, users, webhooks
+from api.routes import (
+    auth,
+    health,
+    metrics,
+    order_events,
+    order_search,
+    orders,
+    problems,
+    users,
+    webhooks,
+)
 from api.routes.metrics import OutboxBacklog
 from api.settings import ApiProcessSettings, get_api_settings
 from api.tracing import ServerSpans
@@ -128,6 +138,7 @@ ROUTERS = (
     auth.router,
     users.router,
     orders.router,
+    order_search.router,
     order_events.router,
     webhooks.router,
     problems.router,

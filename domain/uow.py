@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from domain.events.repository import OutboxRepository
 from domain.orders.history_repository import OrderEventRepository
 from domain.orders.repository import OrderRepository
+from domain.orders.search_repository import OrderSearchRepository
 from domain.users.repository import UserRepository
 from domain.webhooks.repository import WebhookRepository
 from infra.db import AutocommitReads
@@ -60,6 +61,15 @@ class UnitOfWork:
         if self._reads is None:
             self._reads = AutocommitReads(self._read_engine)
         return OrderRepository(self._reads)
+
+    @property
+    def order_search(self) -> OrderSearchRepository:
+        """The order search's reads, on the same connection as `orders`."""
+        if self._read_engine is None:
+            return OrderSearchRepository(self.session)
+        if self._reads is None:
+            self._reads = AutocommitReads(self._read_engine)
+        return OrderSearchRepository(self._reads)
 
     @property
     def order_events(self) -> OrderEventRepository:

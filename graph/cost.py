@@ -2,8 +2,8 @@
 
 Each field costs 1. A list field multiplies what is selected below it by its size: its `limit`
 argument (the default page size, 50, when omitted or when the field takes none). A field returning
-one page (`ordersPage`) takes the `limit` of the list inside it (its `items`), so a page is counted
-once. Nested lists multiply: `orders(limit: 100) { items { price } }` costs 1 + 100 × (1 + 50 × 1).
+one page (`ordersPage`, or a connection such as `searchOrders` with its `first`) hands its `limit`
+to the list inside it (its `items`, its `edges`), so a page is counted once. Nested lists multiply: `orders(limit: 100) { items { price } }` costs 1 + 100 × (1 + 50 × 1).
 Introspection fields (`__schema`, `__typename`) cost nothing: `GRAPHQL_INTROSPECTION` governs them.
 
 The same walk counts the operation's top-level fields (aliases included), each of which spends one
@@ -46,7 +46,8 @@ from domain.orders.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graph.context import GraphContext
 from graph.errors import QUERY_TOO_COMPLEX
 
-LIMIT_ARGUMENT = "limit"
+# A list's size: `limit`, or `first` (a Relay connection's, which hands it to its `edges`).
+LIMIT_ARGUMENTS = ("limit", "first")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +141,12 @@ class _Walk:
         """The field's `limit` as execution will see it; None when the field takes no `limit`. A
         value outside 1..MAX_PAGE_SIZE counts as 1: the resolver refuses it (BAD_USER_INPUT, the
         more useful answer) before any work."""
-        argument = field.args.get(LIMIT_ARGUMENT)
-        if argument is None:
+        name = next((name for name in LIMIT_ARGUMENTS if name in field.args), None)
+        if name is None:
             return None
-        value: object = argument.default_value
+        value: object = field.args[name].default_value
         for given in node.arguments or ():
-            if given.name.value == LIMIT_ARGUMENT:
+            if given.name.value == name:
                 value = value_from_ast(given.value, GraphQLInt, self._variables)
         if not isinstance(value, int) or isinstance(value, bool):
             return DEFAULT_PAGE_SIZE

@@ -24,11 +24,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
 
-from graph import resolvers
+from graph import resolvers, search
 from graph import webhooks as hooks
 from graph.cost import QueryCost, costly_operations_gate
 from graph.errors import ErrorCodes, log_errors, shape_error
 from graph.permissions import IsStaff
+from graph.search import OrderConnection
 from graph.settings import GraphQLSettings
 from graph.tracing import GraphQLTracing
 from graph.types import DECIMAL, Order, OrderEvent, OrderPage, Token, User
@@ -62,6 +63,13 @@ class Query:
         resolver=hooks.webhook,
         permission_classes=[IsStaff],
         description="One webhook endpoint (staff only); NOT_FOUND if unknown.",
+    )
+    search_orders: OrderConnection = strawberry.field(
+        resolver=search.search_orders,
+        description="Search orders: staff every order, a customer their own. `first` is 1–100; "
+        "`after` is an `endCursor` of the same search (another filter or sort is BAD_USER_INPUT). "
+        "Keyset pages: an order matching when the first page was read appears exactly once "
+        "across the pages while others are created.",
     )
 
 

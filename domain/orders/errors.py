@@ -36,13 +36,13 @@ class OrderListForbidden(DomainError):
 
 
 class InvalidCursor(DomainError):
-    """The pagination cursor was not produced by this service."""
+    """The pagination cursor was not produced by this service (or, for a search, by this search)."""
 
     kind = ErrorKind.BAD_INPUT
     reason = "INVALID_CURSOR"
 
-    def __init__(self) -> None:
-        super().__init__("Invalid pagination cursor")
+    def __init__(self, message: str = "Invalid pagination cursor") -> None:
+        super().__init__(message)
 
 
 class IdempotencyKeyReused(DomainError):
@@ -109,3 +109,12 @@ class StatusChangeForbidden(DomainError):
             f"Only staff may change an order's status from {current} to {target}; "
             "customers may cancel their own PENDING orders"
         )
+
+
+class SearchForbidden(DomainError):
+    """A customer's search named another user's orders."""
+
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self) -> None:
+        super().__init__("user_id: you can search only your own orders")

@@ -1,0 +1,141 @@
+"""`GET /orders/`: the order search (staff: every order; customers: their own)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from api.deps import AppResources, CurrentCaller, acts_as_staff
+from api.ratelimit import limit_per_user
+from api.routing import SlashTolerantRouter
+from api.schemas import error_responses
+from domain.orders.schemas import MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, OrderOut
+from domain.orders.search import (
+    MAX_USER_ID,
+    SEARCH_PAGE_SIZE,
+    OrderSearch,
+    OrderSort,
+    search_orders,
+)
+from domain.orders.status import OrderStatus
+from edge.order_json import orders_json
+
+router = SlashTolerantRouter(
+    prefix="/orders", tags=["orders"], dependencies=[Depends(limit_per_user)]
+)
+
+
+@router.get(
+    "/",
+    response_model=list[OrderOut],
+    responses={
+        **error_responses(401, 403, 422, 429),
+        200: {
+            "headers": {
+                "Link": {
+                    "description": 'The next page, with the same filters: `<url>; rel="next"`'
+                },
+                "X-Total-Count": {
+                    "description": "With `count=true`: how many orders match (exact)",
+                    "schema": {"type": "integer"},
+                },
+            }
+        },
+    },
+)
+async def search(
+    caller: CurrentCaller,
+    resources: AppResources,
+    request: Request,
+    status: Annotated[
+        list[OrderStatus] | None,
+        Query(description="Repeatable: `?status=PAID&status=SHIPPED` matches either."),
+    ] = None,
+    user_id: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_USER_ID,
+            description="One user's orders (staff; a customer: only their own).",
+        ),
+    ] = None,
+    created_from: Annotated[
+        datetime | None,
+        Query(description="ISO 8601 with a time zone; inclusive."),
+    ] = None,
+    created_to: Annotated[
+        datetime | None,
+        Query(description="ISO 8601 with a time zone; exclusive."),
+    ] = None,
+    min_total: Annotated[
+        Decimal | None, Query(description='The money rules: "17.00", at most two decimals.')
+    ] = None,
+    max_total: Annotated[
+        Decimal | None, Query(description='The money rules: "17.00", at most two decimals.')
+    ] = None,
+    sort: Annotated[OrderSort, Query()] = OrderSort.CREATED_AT_DESC,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = SEARCH_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="From the `Link` of the previous page."),
+    ] = None,
+    count: Annotated[
+        bool, Query(description="`true`: the exact number of matches in `X-Total-Count`.")
+    ] = False,
+) -> Response:
+    """Search orders: staff search every order, a customer their own (naming another `user_id` is
+    403). Each order is exactly as `GET /orders/{id}/` answers it; pages are keyset pages (sort
+    column, then id), so an order matching when the first page was read appears exactly once
+    across the pages while others are created. A cursor works only with the filters and sort it
+    came with (otherwise 422)."""
+    query = request.query_params
+    raw = {
+        "status": query.getlist("status") or None,
+        "user_id": query.get("user_id"),
+        "created_from": query.get("created_from"),
+        "created_to": query.get("created_to"),
+        "min_total": query.get("min_total"),
+        "max_total": query.get("max_total"),
+    }
+    try:
+        # The domain's own model judges the values (the money rules, aware times), not FastAPI's
+        # looser parsing above, which only documents them.
+        wanted = OrderSearch.model_validate(
+            {
+                "filter": {name: value for name, value in raw.items() if value is not None},
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+                "count": count,
+            }
+        )
+    except ValidationError as exc:
+        raise RequestValidationError(_query_errors(exc)) from exc
+    as_staff = await acts_as_staff(resources, caller)
+    async with resources.unit_of_work(read_only=True) as uow:
+        page = await search_orders(
+            uow=uow, requester_id=caller.user_id, as_staff=as_staff, search=wanted
+        )
+    headers: dict[str, str] = {}
+    if page.next_cursor is not None:
+        next_url = request.url.include_query_params(cursor=page.next_cursor)
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    if page.total is not None:
+        headers["X-Total-Count"] = str(page.total)
+    return Response(
+        content=orders_json(page.orders), media_type="application/json", headers=headers
+    )
+
+
+def _query_errors(exc: ValidationError) -> list[dict[str, object]]:
+    """The model's errors located as query parameters (`filter.min_total` → `query.min_total`)."""
+    errors = []
+    for error in exc.errors(include_url=False):
+        location = [part for part in error["loc"] if part != "filter"]
+        errors.append({**error, "loc": ("query", *location)})
+    return errors
