@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from domain.orders.errors import InvalidCursor, SearchForbidden
 from domain.orders.records import OrderRecord
@@ -55,6 +55,25 @@ class OrderSort(StrEnum):
         return self.value.startswith("-")
 
 
+def _iso_8601(value: object) -> object:
+    # pydantic would also take a number (or a string of digits) as a Unix time; the documented
+    # format is ISO 8601 with a time zone, and only that is accepted.
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            msg = "must be an ISO 8601 date and time with a time zone"
+            raise ValueError(msg) from None
+    if not isinstance(value, datetime):
+        msg = "must be an ISO 8601 date and time with a time zone"
+        raise ValueError(msg)
+    return value
+
+
+# A moment as the search takes it: ISO 8601, with a time zone.
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
+
+
 class OrderFilter(BaseModel):
     """Which orders match: every given condition holds (statuses: any of them)."""
 
@@ -62,8 +81,8 @@ class OrderFilter(BaseModel):
 
     status: list[OrderStatus] | None = Field(default=None, min_length=1)
     user_id: int | None = Field(default=None, ge=1, le=MAX_USER_ID)
-    created_from: AwareDatetime | None = Field(default=None, description="Inclusive.")
-    created_to: AwareDatetime | None = Field(default=None, description="Exclusive.")
+    created_from: Moment | None = Field(default=None, description="Inclusive.")
+    created_to: Moment | None = Field(default=None, description="Exclusive.")
     min_total: Money | None = None
     max_total: Money | None = None
 

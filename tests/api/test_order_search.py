@@ -229,6 +229,8 @@ async def test_a_cursor_with_other_filters_or_another_sort_is_422(
         ({"user_id": "abc"}, "user_id"),
         ({"created_from": "2026-11-02T00:00:00"}, "created_from"),
         ({"created_to": "yesterday"}, "created_to"),
+        ({"created_to": "0.5"}, "created_to"),
+        ({"created_from": "1700000000"}, "created_from"),
         ({"min_total": "1e3"}, "min_total"),
         ({"max_total": "5.001"}, "max_total"),
         ({"min_total": "-1"}, "min_total"),
