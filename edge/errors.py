@@ -111,9 +111,11 @@ ERROR_TYPES: tuple[ErrorType, ...] = (
         "You are signed in, but this is not yours to see or change.",
         "Do not retry: ask for your own resources.",
         {
-            "NOT_OWNER": "A customer may list only their own orders.",
+            "NOT_OWNER": "A customer may list and search only their own orders.",
             "STAFF_ONLY": "The operation needs a staff account and a token with the "
             "`orders:manage` scope.",
+            "STAFF_ONLY_MOVE": "With CUSTOMER_STATUS_CHANGES=cancel only staff pay and ship; "
+            "customers may cancel their own PENDING orders.",
         },
     ),
     ErrorType(

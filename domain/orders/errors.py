@@ -101,6 +101,7 @@ class StatusChangeForbidden(DomainError):
     ship); nothing changes."""
 
     kind = ErrorKind.FORBIDDEN
+    reason = "STAFF_ONLY_MOVE"
 
     def __init__(self, *, current: str, target: str) -> None:
         self.current = current
@@ -115,6 +116,7 @@ class SearchForbidden(DomainError):
     """A customer's search named another user's orders."""
 
     kind = ErrorKind.FORBIDDEN
+    reason = "NOT_OWNER"
 
     def __init__(self) -> None:
         super().__init__("user_id: you can search only your own orders")
