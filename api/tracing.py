@@ -1,11 +1,10 @@
 """The HTTP server span of each request, when tracing is on (infra/tracing.py).
 
-Ours rather than an instrumentation's, for cost: FastAPI's native telemetry and the ASGI
-instrumentation both build a request's attributes, parse its headers and wrap its send before the
-sampler speaks, ~50-160 µs per request, a third to a half of the cached read's CPU. Here the sampler
-decides first, and a request it does not keep costs one span context: its instrumentations beneath
-(SQL, Redis, GraphQL) are suppressed, since every built-in sampler decides a child the way it decided
-its root (parent-based ones by the parent, ratio ones by the shared trace id), so they would record
+Ours rather than an instrumentation's, for cost (docs/decisions/http-server-span.md): FastAPI's
+native telemetry and the ASGI instrumentation both build a request's attributes, parse its headers
+and wrap its send before the sampler speaks. Here the sampler decides first, and a request it does
+not keep costs one span context: its instrumentations beneath (SQL, Redis, GraphQL) are suppressed,
+since every built-in sampler decides a child the way it decided its root (parent-based ones by the parent, ratio ones by the shared trace id), so they would record
 nothing anyway. Its `traceparent` (sampled flag off) still travels with its outbox event.
 A kept request gets the stable HTTP semantic conventions' name (`GET /orders/{order_id}/`: method and
 route template, which the router, or the fast path, leaves in the scope) and attributes; never

@@ -155,8 +155,8 @@ class _Walk:
 
 # An operation costing more than this share of GRAPHQL_MAX_COST is costly: it holds the event loop
 # for long stretches (graphql-core completes a list without yielding), so costly operations execute
-# one at a time in each process. Measured by `make bench` (scenario 9): with 8 clients looping on the
-# costliest document, another user's cached reads went from p50 ~350 ms to ~60 ms.
+# one at a time in each process, so cheap requests are not starved behind them (`make bench`
+# scenario 9, docs/performance.md).
 COSTLY_SHARE_OF_MAX = 10
 
 

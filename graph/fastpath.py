@@ -1,15 +1,17 @@
 """The hot GraphQL read: `order(id:)` of one order's own fields, answered below Strawberry.
 
-Strawberry and graphql-core cost ~0.6 ms of CPU per operation even with validation cached (the
-request's parsing, context, extensions, execution's field-by-field completion): three times the
-cached REST read. A query of this one shape, the one a frontend's order page sends, skips only that:
+Strawberry and graphql-core spend most of a cached read's CPU even with validation cached (the
+request's parsing, context, extensions, execution's field-by-field completion); the gain and when
+to remove this are in docs/decisions/graphql-order-fast-path.md. A query of this one shape, the
+one a frontend's order page sends, skips only that:
 
 - its document (by text, or by persisted-query hash, graph/persisted.py) is compiled once: validated
   with the endpoint's own rules, priced by graph/cost.py, reduced to the fields to copy;
 - each request then does what the REST fast path does: the bearer token, one Redis round trip for
   the rate limit and the cached order together (`edge.order_cache.CountedOrderCache`), the same
   `edge.order_cache.read_order` as the resolver, the same objects it builds (`Order.from_domain`)
-  completed with the schema's own serialisers, the same error shaping (graph/errors.py) and JSON encoding.
+  completed with the schema's own serialisers, the same error shaping (graph/errors.py) and JSON
+  encoding.
 
 What it does not handle (no or bad token, any other document, a field with a resolver such as
 `owner` or `history`, a variable that is not a UUID string, a hash this process has not seen, any

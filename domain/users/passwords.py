@@ -1,7 +1,7 @@
 """Argon2id password hashing, off the event loop and bounded.
 
-Parameters: OWASP's Argon2id profile m=19 MiB, t=2, p=1, measured at about 20 ms per hash or check
-on the 2-core reference machine. Hashing runs in a small dedicated thread pool (argon2 releases the
+Parameters: OWASP's Argon2id profile m=19 MiB, t=2, p=1 (its cost per check is in
+docs/performance.md). Hashing runs in a small dedicated thread pool (argon2 releases the
 GIL), so a burst of logins queues there instead of stalling the event loop or starving other requests.
 The queue is bounded: past `max_waiting` checks waiting, `PasswordCheckQueueFull` at once.
 """

@@ -61,8 +61,8 @@ def _read_key(path: Path, what: str) -> bytes:
 
 class TokenService:
     def __init__(self, *, private_key: bytes, public_key: bytes, settings: AuthSettings) -> None:
-        # Parsed once: loading a PEM RSA key (with its consistency check) costs ~40 ms, which PyJWT
-        # would otherwise pay on every token it signs or verifies.
+        # Parsed once: loading a PEM RSA key runs its consistency check, which PyJWT would
+        # otherwise repeat on every token it signs or verifies.
         loaded_private = serialization.load_pem_private_key(private_key, password=None)
         loaded_public = serialization.load_pem_public_key(public_key)
         if not isinstance(loaded_private, RSAPrivateKey) or not isinstance(
