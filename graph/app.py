@@ -40,6 +40,7 @@ from graph.live import LegacyWSHandler, TransportWSHandler
 from graph.operations import operation_type
 from graph.persisted import (
     PERSISTED_QUERY_NOT_FOUND,
+    DocumentLimits,
     PersistedQueries,
     PersistedQueryNotFound,
     PersistedQueryRefused,
@@ -117,11 +118,11 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
             error = GraphQLError(str(exc), original_error=exc)
             return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
         try:
-            request_data.query = await self._document(request, request_data)
+            request_data.query = await self._document(request, request_data, context)
         except PersistedQueryNotFound as exc:
             error = GraphQLError(str(exc), extensions={"code": PERSISTED_QUERY_NOT_FOUND})
             return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
-        except PersistedQueryRefused as exc:
+        except (PersistedQueryRefused, RateLimitExceeded) as exc:
             error = GraphQLError(str(exc), original_error=exc)
             return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
         return await super().execute_single(
@@ -133,7 +134,9 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
             request_data=request_data,
         )
 
-    async def _document(self, request: Request, request_data: GraphQLRequestData) -> str | None:
+    async def _document(
+        self, request: Request, request_data: GraphQLRequestData, context: GraphContext
+    ) -> str | None:
         """The operation's document: the one sent, or the persisted one its hash names
         (graph/persisted.py). A GET must name one by hash: documents travel in bodies, not URLs."""
         digest = requested_digest(request_data.extensions)
@@ -143,7 +146,11 @@ class GraphQLEndpoint(GraphQLRouter[GraphContext, None]):
             return request_data.query
         resources: Resources = request.app.state.resources
         return await self.persisted.document(
-            digest=digest, query=request_data.query, resources=resources
+            digest=digest,
+            query=request_data.query,
+            resources=resources,
+            # A registration stores data for everyone: it spends a unit of its own.
+            before_registering=lambda: context.spend_rate_limit(1),
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
@@ -211,7 +218,15 @@ def mount_graphql(
     path must sit inside them, as the routes do."""
     limit_rules = validation_limit_rules(settings)
     schema = create_schema(settings, limit_rules=limit_rules, tracer_provider=tracer_provider)
-    persisted = PersistedQueries()
+    persisted = PersistedQueries(
+        limits=DocumentLimits(
+            schema=schema._schema,
+            rules=limit_rules,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
+        ),
+        max_documents=settings.persisted_max_documents,
+    )
     router = GraphQLEndpoint(
         schema,
         persisted=persisted,

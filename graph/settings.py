@@ -28,3 +28,5 @@ class GraphQLSettings(BaseSettings):
     # Highest cost (graph/cost.py) an operation may have. The playground's examples cost at most
     # 1,541; a default page (50 orders) of every field of every order, item and owner costs 10,551.
     max_cost: int = Field(default=12_000, ge=1)
+    # Persisted queries (APQ) kept, in each API process and in Redis; the least recently used go first.
+    persisted_max_documents: int = Field(default=5_000, ge=1)

@@ -34,6 +34,8 @@ from tests.support.processes import ManagedProcess, Processes, free_port
 class Api:
     process: ManagedProcess
     base_url: str
+    # REDIS_KEY_PREFIX of this process (each API process of a test has its own).
+    key_prefix: str = ""
 
     def client(self, address: str = "192.0.2.1") -> httpx.AsyncClient:
         """A client seen by the API as coming from `address`."""
@@ -65,7 +67,7 @@ async def _start(processes: Processes, redis_prefix: str, **overrides: str) -> A
     prefix = f"{redis_prefix}{uuid.uuid4().hex[:6]}:"
     api, base_url = processes.api(**{"REDIS_KEY_PREFIX": prefix, **overrides})
     await processes.ready(api)
-    return Api(process=api, base_url=base_url)
+    return Api(process=api, base_url=base_url, key_prefix=prefix)
 
 
 @pytest.fixture
