@@ -38,7 +38,8 @@ router = SlashTolerantRouter(
         200: {
             "headers": {
                 "Link": {
-                    "description": 'The next page, with the same filters: `<url>; rel="next"`'
+                    "description": 'The next page, with the same filters: `<url>; rel="next"`',
+                    "schema": {"type": "string"},
                 },
                 "X-Total-Count": {
                     "description": "With `count=true`: how many orders match (exact)",
