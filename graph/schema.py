@@ -49,10 +49,12 @@ class Query:
         resolver=resolvers.orders_list,
         description="Your orders, newest first (staff: any user's; FORBIDDEN for another user's "
         "otherwise). `limit` is 1–100; `after` is a `nextCursor` from `ordersPage`.",
+        deprecation_reason="use searchOrders",
     )
     orders_page: OrderPage = strawberry.field(
         resolver=resolvers.orders_page,
         description="Like `orders`, with the cursor of the next page.",
+        deprecation_reason="use searchOrders",
     )
     webhooks: list[hooks.Webhook] = strawberry.field(
         resolver=hooks.webhooks,

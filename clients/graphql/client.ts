@@ -71,8 +71,12 @@ export async function walkthrough(base: string, documents: Record<string, string
     { id: order.id },
   );
   const kinds: string[] = (history.data?.order?.history ?? []).map((event) => event.kind);
-  const mine = await run<MyOrdersQuery, { userId: number }>(base, token, documents["MyOrders"] ?? "", {
-    userId: 1,
-  });
-  console.log(kinds, mine.data?.ordersPage.nextCursor);
+  const mine = await run<MyOrdersQuery, { after: string | null }>(
+    base,
+    token,
+    documents["MyOrders"] ?? "",
+    { after: null },
+  );
+  const ids: string[] = (mine.data?.searchOrders.edges ?? []).map((edge) => edge.node.id);
+  console.log(kinds, ids, mine.data?.searchOrders.pageInfo.endCursor);
 }

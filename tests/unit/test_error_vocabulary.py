@@ -7,6 +7,7 @@ import importlib
 import inspect
 import json
 import pkgutil
+from pathlib import Path
 
 import pytest
 from graphql import GraphQLError
@@ -156,3 +157,11 @@ def test_both_interfaces_answer_an_error_with_the_same_code_and_reason(
     assert body["code"] == graphql["code"]
     assert body.get("reason") == graphql.get("reason") == exc.reason
     assert rest.status_code == STATUS_BY_KIND[exc.kind]
+
+
+def test_the_documented_error_table_names_every_code_and_reason() -> None:
+    table = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+
+    for error_type in ERROR_TYPES:
+        assert f"| `{error_type.code.value}` |" in table
+        assert all(f"`{reason}`" in table for reason in error_type.reasons), error_type.code
