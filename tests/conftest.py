@@ -25,7 +25,7 @@ from tests.support.staff import login, orders_admin
 
 # As the app reads it: the environment, else `.env` (where `make test`'s setup writes the role it
 # made), else the default. Each run creates its own databases beside it.
-BASE_DATABASE_URL = DatabaseSettings().url
+BASE_DATABASE_URL = DatabaseSettings(_env_file=Path(__file__).parents[1] / ".env").url
 BASE_REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
