@@ -25,7 +25,7 @@ from starlette.types import Scope
 from api.etags import etag
 from domain.errors import DomainError, ErrorKind, RateLimitExceeded
 from domain.orders.errors import OrderVersionMismatch
-from domain.users.errors import InvalidCredentials
+from domain.users.errors import InvalidCredentials, InvalidScope
 from edge.errors import (
     BODY_TOO_LARGE,
     ERROR_TYPE_BY_CODE,
@@ -66,10 +66,16 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL_SERVER_ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
 }
 # The reasons of BAD_REQUEST that HTTP has a status of its own for.
-STATUS_BY_REASON: dict[str, int] = {
+FRAMEWORK_STATUS_BY_REASON: dict[str, int] = {
     METHOD_NOT_ALLOWED: status.HTTP_405_METHOD_NOT_ALLOWED,
     BODY_TOO_LARGE: status.HTTP_413_CONTENT_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+}
+# Every reason answered with another status than its code's: the above, and OAuth2's 400 for a scope
+# the account lacks (RFC 6749 §5.2), which is BAD_USER_INPUT on both interfaces.
+STATUS_BY_REASON: dict[str, int] = {
+    **FRAMEWORK_STATUS_BY_REASON,
+    InvalidScope.reason or "": status.HTTP_400_BAD_REQUEST,
 }
 STATUS_BY_KIND: dict[ErrorKind, int] = {
     kind: STATUS_BY_CODE[error_type.code] for kind, error_type in ERROR_TYPE_BY_KIND.items()
@@ -79,7 +85,9 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
 _FRAMEWORK_ERRORS: dict[int, tuple[ErrorCode, str | None]] = {
     status.HTTP_400_BAD_REQUEST: (ErrorCode.BAD_REQUEST, MALFORMED_BODY),
     status.HTTP_404_NOT_FOUND: (ErrorCode.NOT_FOUND, UNKNOWN_PATH),
-    **{code: (ErrorCode.BAD_REQUEST, reason) for reason, code in STATUS_BY_REASON.items()},
+    **{
+        code: (ErrorCode.BAD_REQUEST, reason) for reason, code in FRAMEWORK_STATUS_BY_REASON.items()
+    },
 }
 
 # The operationId of `POST /token`, whose failures also carry the OAuth2 member `error`.
@@ -88,7 +96,7 @@ OAUTH2_TOKEN_OPERATION = "createToken"  # noqa: S105 (a name, not a secret)
 # (`unsupported_grant_type` when the grant type is the invalid field).
 OAUTH2_ERROR_BY_REASON: dict[str, str] = {
     InvalidCredentials.reason or "": "invalid_grant",
-    "INVALID_SCOPE": "invalid_scope",
+    InvalidScope.reason or "": "invalid_scope",
     VALIDATION_FAILED: "invalid_request",
     MALFORMED_BODY: "invalid_request",
     MALFORMED_JSON: "invalid_request",

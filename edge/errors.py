@@ -158,6 +158,8 @@ ERROR_TYPES: tuple[ErrorType, ...] = (
             "IDEMPOTENCY_KEY_REUSED": "This Idempotency-Key already created an order from a "
             "different request: use a new key for a new order.",
             "INVALID_CURSOR": "The pagination cursor was not produced by this service.",
+            "INVALID_SCOPE": "A token was asked for a scope the account does not have (REST: 400, "
+            "OAuth2 `invalid_scope`).",
             "WEBHOOK_TARGET_REFUSED": "The webhook URL breaks a rule against server-side request "
             "forgery (the message names the rule).",
             "PERSISTED_QUERY_REFUSED": "The persisted query's hash or document is unacceptable "
@@ -174,7 +176,7 @@ ERROR_TYPES: tuple[ErrorType, ...] = (
         "Bad request",
         "The request itself could not be read or the protocol refuses it: its body is not valid "
         "JSON (or form data), its media type is not one the operation takes, it is too large, "
-        "the method is not served, or OAuth2 refuses the scope asked for.",
+        "the method is not served.",
         "Fix the request (its syntax, `Content-Type`, size or method); sending it again as is "
         "will fail the same way.",
         {
@@ -187,8 +189,6 @@ ERROR_TYPES: tuple[ErrorType, ...] = (
             "the server before the app reads them.",
             METHOD_NOT_ALLOWED: "The path does not serve this method; `Allow` lists those it "
             "does (405).",
-            "INVALID_SCOPE": "A token was asked for a scope the account does not have (400; "
-            "OAuth2 `invalid_scope`).",
         },
     ),
     ErrorType(

@@ -69,8 +69,8 @@ class AccountGone(DomainError):
 class InvalidScope(DomainError):
     """A token was asked for a scope its user's role does not have (OAuth2 `invalid_scope`)."""
 
-    kind = ErrorKind.BAD_REQUEST
-    # REST's answer also carries OAuth2's `error`: `invalid_scope` (api/errors.py).
+    kind = ErrorKind.BAD_INPUT
+    # REST answers it 400, as OAuth2 does, with OAuth2's `error`: `invalid_scope` (api/errors.py).
     reason = "INVALID_SCOPE"
 
     def __init__(self, scopes: list[str]) -> None:

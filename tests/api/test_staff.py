@@ -93,7 +93,7 @@ async def test_asking_for_a_scope_one_does_not_have_is_invalid_scope(
             "/token",
             data={"username": customer.email, "password": customer.password, "scope": scope},
         )
-        body = problem(response, 400, "BAD_REQUEST", "INVALID_SCOPE")
+        body = problem(response, 400, "BAD_USER_INPUT", "INVALID_SCOPE")
         assert body["error"] == "invalid_scope"
         assert "Scope not granted" in body["detail"]
 

@@ -61,8 +61,8 @@ async def test_token_takes_a_scope_and_refuses_one_the_account_lacks(
     claims = jwt.decode(narrowed_token["accessToken"], options={"verify_signature": False})
     assert (narrowed_token["scope"], claims["scope"]) == ("orders", "orders")
     assert full.ok()["token"]["scope"] == "orders orders:manage"
-    # The code and reason REST answers the same refusal with (400 BAD_REQUEST, INVALID_SCOPE).
-    assert refused.codes == ["BAD_REQUEST"]
+    # The code and reason REST answers the same refusal with (400 BAD_USER_INPUT, INVALID_SCOPE).
+    assert refused.codes == ["BAD_USER_INPUT"]
     assert refused.errors[0]["extensions"]["reason"] == "INVALID_SCOPE"
     assert "orders:manage" in refused.errors[0]["message"]
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 import domain
 import graph
 from api.errors import (
+    FRAMEWORK_STATUS_BY_REASON,
     OAUTH2_ERROR_BY_REASON,
     STATUS_BY_CODE,
     STATUS_BY_KIND,
@@ -85,8 +86,9 @@ def test_every_reason_is_in_upper_case_and_once_in_the_list() -> None:
 
 
 def test_the_reasons_with_statuses_of_their_own_are_listed() -> None:
-    assert set(STATUS_BY_REASON) <= set(ERROR_TYPE_BY_CODE[ErrorCode.BAD_REQUEST].reasons)
-    assert set(OAUTH2_ERROR_BY_REASON) - {"INVALID_SCOPE"} <= REASONS
+    assert set(FRAMEWORK_STATUS_BY_REASON) <= set(ERROR_TYPE_BY_CODE[ErrorCode.BAD_REQUEST].reasons)
+    assert set(STATUS_BY_REASON) <= REASONS
+    assert set(OAUTH2_ERROR_BY_REASON) <= REASONS
 
 
 @pytest.mark.parametrize("error", DOMAIN_ERRORS, ids=lambda error: error.__name__)
@@ -156,7 +158,7 @@ def test_both_interfaces_answer_an_error_with_the_same_code_and_reason(
     body = json.loads(bytes(rest.body))
     assert body["code"] == graphql["code"]
     assert body.get("reason") == graphql.get("reason") == exc.reason
-    assert rest.status_code == STATUS_BY_KIND[exc.kind]
+    assert rest.status_code == STATUS_BY_REASON.get(exc.reason or "", STATUS_BY_KIND[exc.kind])
 
 
 def test_the_documented_error_table_names_every_code_and_reason() -> None:
