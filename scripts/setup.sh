@@ -114,9 +114,11 @@ SELECT 'CREATE DATABASE $DATABASE OWNER $ROLE'
 ALTER DATABASE $DATABASE OWNER TO $ROLE;
 SQL
 }
-write_env() {  # .env from .env.example, with the role's URL
+write_env() {  # .env from .env.example: the role's URL set, every other setting left commented out
+  # (an explicit value would beat a default that depends on ENVIRONMENT, e.g. GRAPHQL_PLAYGROUND).
   local url="postgresql+asyncpg://$ROLE:$password@127.0.0.1:5432/$DATABASE"
-  sed "s|^DATABASE_URL=.*|DATABASE_URL=$url|" .env.example >.env.new
+  sed -e "s|^DATABASE_URL=.*|DATABASE_URL=$url|" -e '/^DATABASE_URL=/!s/^\([A-Z][A-Z0-9_]*=\)/# \1/' \
+    .env.example >.env.new
   chmod 600 .env.new
   mv .env.new .env
   echo "wrote .env (DATABASE_URL: role $ROLE, generated password)"

@@ -90,10 +90,14 @@ def test_without_root_or_sudo_it_stops_and_prints_the_role_creation(checkout: Pa
     assert f"ALTER ROLE orders LOGIN CREATEDB PASSWORD '{password}';" in result.stderr
     assert "CREATE DATABASE orders OWNER orders" in result.stderr
     assert "make up" in result.stderr
-    # Every other line of .env is the example's.
+    # Every other setting of the example is there, commented out: the defaults stay in force.
     example = (checkout / ".env.example").read_text()
+    assert re.findall(r"^[A-Z][A-Z0-9_]*=", env, flags=re.M) == ["DATABASE_URL="]
     assert re.sub(r"^DATABASE_URL=.*$", "", env, flags=re.M) == re.sub(
-        r"^DATABASE_URL=.*$", "", example, flags=re.M
+        r"^([A-Z][A-Z0-9_]*=)",
+        r"# \1",
+        re.sub(r"^DATABASE_URL=.*$", "", example, flags=re.M),
+        flags=re.M,
     )
     assert oct((checkout / ".env").stat().st_mode & 0o777) == "0o600"
     # Nothing was done: the role's password is the one it had.
