@@ -18,7 +18,7 @@ import signal
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,7 @@ import pytest
 
 from tests.e2e.test_faults import _processed_once
 from tests.e2e.test_redis_failover import PASSWORD, Client
+from tests.support.polling import until
 from tests.support.processes import Processes, free_port
 
 logger = logging.getLogger(__name__)
@@ -160,14 +161,6 @@ async def _cluster() -> AsyncIterator[Cluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def _until(check: Callable[[], Awaitable[bool]], *, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        await asyncio.sleep(0.1)
-
-
 async def test_killing_the_new_order_leader_node_under_load_loses_no_order(
     processes: Processes,
 ) -> None:
@@ -192,7 +185,7 @@ async def test_killing_the_new_order_leader_node_under_load_loses_no_order(
             return len(client.created) >= count
 
         try:
-            await _until(lambda: created(10), within=60, what="10 orders")
+            await until(lambda: created(10), within=60, what="10 orders")
             leader_name = await cluster.leader("new_order", asking=cluster.nodes[0])
             [leader] = [node for node in cluster.nodes if node.name == leader_name]
             survivor = next(node for node in cluster.nodes if node is not leader)
@@ -205,10 +198,10 @@ async def test_killing_the_new_order_leader_node_under_load_loses_no_order(
                 except AssertionError:
                     return False
 
-            await _until(new_leader, within=60, what="a new leader of new_order")
+            await until(new_leader, within=60, what="a new leader of new_order")
             elected_after = time.monotonic() - killed_at
             at_election = len(client.created)
-            await _until(lambda: created(at_election + 10), within=60, what="10 more orders")
+            await until(lambda: created(at_election + 10), within=60, what="10 more orders")
         finally:
             stop.set()
             await load

@@ -18,7 +18,7 @@ import signal
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,7 @@ import pytest
 from tests.e2e.test_faults import _processed_once
 from tests.e2e.test_redis_failover import PASSWORD, Client
 from tests.support.databases import run_alembic
+from tests.support.polling import until
 from tests.support.processes import Processes, free_port
 
 logger = logging.getLogger(__name__)
@@ -174,14 +175,6 @@ async def _primary_and_standby() -> AsyncIterator[Pair]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def _until(check: Callable[[], Awaitable[bool]], *, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        await asyncio.sleep(0.1)
-
-
 async def test_killing_the_postgresql_primary_under_load_loses_no_order_and_answers_no_500(
     processes: Processes,
 ) -> None:
@@ -205,14 +198,14 @@ async def test_killing_the_postgresql_primary_under_load_loses_no_order_and_answ
             return len(client.created) >= count
 
         try:
-            await _until(lambda: created(10), within=60, what="10 orders")
+            await until(lambda: created(10), within=60, what="10 orders")
             pair.kill_primary()  # never restarted
             killed_at = time.monotonic()
             # What Patroni does once its leader key expires: promote the standby.
             await _as_postgres(str(BIN / "pg_ctl"), "-D", str(pair.standby), "-w", "promote")
             promoted_after = time.monotonic() - killed_at
             at_promotion = len(client.created)
-            await _until(lambda: created(at_promotion + 10), within=60, what="10 more orders")
+            await until(lambda: created(at_promotion + 10), within=60, what="10 more orders")
         finally:
             stop.set()
             await load
