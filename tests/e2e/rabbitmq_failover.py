@@ -74,6 +74,8 @@ class Cluster:
             "RABBITMQ_MNESIA_BASE": str(node.home / "mnesia"),
             "RABBITMQ_LOG_BASE": str(node.home / "log"),
             "RABBITMQ_PID_FILE": str(node.home / "pid"),
+            # A SIGKILLed node's Erlang VM may leave a crash dump; keep it out of the checkout.
+            "ERL_CRASH_DUMP": str(node.home / "erl_crash.dump"),
         }
 
     async def ctl(self, *argv: str, node: Node | None = None, tool: str = "rabbitmqctl") -> str:

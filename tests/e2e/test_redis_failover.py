@@ -83,7 +83,8 @@ async def _until(check: object, *, within: float, what: str) -> None:
 @contextlib.asynccontextmanager
 async def _redis_group(tmp_path: Path) -> AsyncIterator[RedisGroup]:
     primary_port, replica_port = free_port(), free_port()
-    memory = ("--save", "", "--appendonly", "no", "--bind", "127.0.0.1")
+    # `--dir`: a replica's full sync writes dump.rdb even with saving off; keep it out of the checkout.
+    memory = ("--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", str(tmp_path))
     primary = await _server("--port", str(primary_port), *memory)
     replica = await _server(
         "--port", str(replica_port), "--replicaof", "127.0.0.1", str(primary_port), *memory
