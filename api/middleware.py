@@ -7,7 +7,7 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import problem_response
+from api.problem_details import problem_response
 from edge.errors import BODY_TOO_LARGE, ErrorCode
 from edge.scope import REQUEST_ID, ROUTE_TEMPLATE
 from edge.security import SECURITY_HEADERS, STRICT_CSP

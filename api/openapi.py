@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api.errors import OAUTH2_TOKEN_OPERATION, PROBLEM_JSON, problem_body
+from api.problem_details import OAUTH2_TOKEN_OPERATION, PROBLEM_JSON, problem_body
 from edge.errors import (
     DATABASE_UNAVAILABLE,
     MALFORMED_JSON,

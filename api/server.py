@@ -20,7 +20,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from api.errors import PROBLEM_JSON, problem_body
+from api.problem_details import PROBLEM_JSON, problem_body
 from edge.errors import HEADERS_TOO_LARGE, ErrorCode
 
 # Request line and headers together; browsers send a few KB, tokens are at most 4 KB (edge/auth.py).

@@ -8,7 +8,7 @@ from fastapi import Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import AppResources, UoW, form_body
-from api.errors import OAUTH2_TOKEN_OPERATION
+from api.problem_details import OAUTH2_TOKEN_OPERATION
 from api.ratelimit import limit_auth
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses

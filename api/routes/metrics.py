@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.errors import problem_response
+from api.problem_details import problem_response
 from domain.users.errors import NOT_AUTHENTICATED
 from edge.errors import ErrorCode
 from edge.resources import Resources

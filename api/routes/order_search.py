@@ -30,28 +30,7 @@ router = SlashTolerantRouter(
 )
 
 
-@router.get(
-    "/",
-    response_model=list[OrderOut],
-    responses={
-        **error_responses(401, 403, 422, 429),
-        200: {
-            "headers": {
-                "Link": {
-                    "description": 'The next page, with the same filters: `<url>; rel="next"`',
-                    "schema": {"type": "string"},
-                },
-                "X-Total-Count": {
-                    "description": "With `count=true`: how many orders match (exact)",
-                    "schema": {"type": "integer"},
-                },
-            }
-        },
-    },
-)
-async def search(
-    caller: CurrentCaller,
-    resources: AppResources,
+async def _wanted_search(
     request: Request,
     status: Annotated[
         list[OrderStatus] | None,
@@ -88,12 +67,8 @@ async def search(
     count: Annotated[
         bool, Query(description="`true`: the exact number of matches in `X-Total-Count`.")
     ] = False,
-) -> Response:
-    """Search orders: staff search every order, a customer their own (naming another `user_id` is
-    403). Each order is exactly as `GET /orders/{id}/` answers it; pages are keyset pages (sort
-    column, then id), so an order matching when the first page was read appears exactly once
-    across the pages while others are created. A cursor works only with the filters and sort it
-    came with (otherwise 422)."""
+) -> OrderSearch:
+    """The search the query asks for, judged by the domain's own model."""
     query = request.query_params
     raw = {
         "status": query.getlist("status") or None,
@@ -117,6 +92,39 @@ async def search(
         )
     except ValidationError as exc:
         raise RequestValidationError(_query_errors(exc)) from exc
+    return wanted
+
+
+@router.get(
+    "/",
+    response_model=list[OrderOut],
+    responses={
+        **error_responses(401, 403, 422, 429),
+        200: {
+            "headers": {
+                "Link": {
+                    "description": 'The next page, with the same filters: `<url>; rel="next"`',
+                    "schema": {"type": "string"},
+                },
+                "X-Total-Count": {
+                    "description": "With `count=true`: how many orders match (exact)",
+                    "schema": {"type": "integer"},
+                },
+            }
+        },
+    },
+)
+async def search(
+    caller: CurrentCaller,
+    resources: AppResources,
+    request: Request,
+    wanted: Annotated[OrderSearch, Depends(_wanted_search)],
+) -> Response:
+    """Search orders: staff search every order, a customer their own (naming another `user_id` is
+    403). Each order is exactly as `GET /orders/{id}/` answers it; pages are keyset pages (sort
+    column, then id), so an order matching when the first page was read appears exactly once
+    across the pages while others are created. A cursor works only with the filters and sort it
+    came with (otherwise 422)."""
     as_staff = await acts_as_staff(resources, caller)
     async with resources.unit_of_work(read_only=True) as uow:
         page = await search_orders(

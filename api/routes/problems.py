@@ -7,7 +7,7 @@ from html import escape
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import HTMLResponse
 
-from api.errors import STATUS_BY_CODE, STATUS_BY_REASON
+from api.problem_details import STATUS_BY_CODE, STATUS_BY_REASON
 from api.schemas import error_responses
 from edge.errors import ERROR_TYPES, ErrorType
 

@@ -15,13 +15,13 @@ from sqlalchemy.exc import OperationalError
 
 import domain
 import graph
-from api.errors import (
+from api.errors import known_error_response
+from api.problem_details import (
     FRAMEWORK_STATUS_BY_REASON,
     OAUTH2_ERROR_BY_REASON,
     STATUS_BY_CODE,
     STATUS_BY_KIND,
     STATUS_BY_REASON,
-    known_error_response,
 )
 from api.routes.problems import _PAGES
 from domain.errors import DomainError, ErrorKind
