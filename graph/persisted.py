@@ -161,54 +161,60 @@ class PersistedQueries:
         it passes the limits, after `before_registering`, which spends the caller's rate limit), or
         the registered one; `PersistedQueryNotFound` if there is none. Without Redis (down, slow)
         nothing is shared: the client sends the document again, nothing is lost."""
-        redis, breaker = resources.redis, resources.redis_breaker
-        prefix = f"{resources.settings.redis.key_prefix}graphql:persisted:"
-        index = f"{prefix}index"
-        if query is not None:
-            if hashlib.sha256(query.encode()).hexdigest() != digest:
-                msg = "extensions.persistedQuery.sha256Hash is not the sha256 of the query sent"
-                raise PersistedQueryRefused(msg)
-            if len(query) > MAX_DOCUMENT_CHARS:
-                msg = f"A persisted query is at most {MAX_DOCUMENT_CHARS:,} characters"
-                raise PersistedQueryRefused(msg)
-            if digest in self._local:
-                self._local.move_to_end(digest)
-                return query
-            refusal = self._limits.refusal(query)
-            if refusal is not None:
-                # Not stored; execution answers the document's problem as for any document.
-                logger.info("persisted query %s not registered: it %s", digest[:12], refusal)
-                return query
-            await before_registering()
-
-            async def register() -> None:
-                await redis.eval(
-                    _REGISTER,
-                    2,
-                    f"{prefix}{digest}",
-                    index,
-                    query,
-                    TTL_SECONDS,
-                    time.time(),
-                    digest,
-                    self._max_documents,
-                    prefix,
-                )
-
-            await breaker.call(register, fallback=None, what="persisted query registration")
-            self._remember(digest, query)
+        if query is None:
+            return self.local(digest) or await self._look_up(digest, resources)
+        if hashlib.sha256(query.encode()).hexdigest() != digest:
+            msg = "extensions.persistedQuery.sha256Hash is not the sha256 of the query sent"
+            raise PersistedQueryRefused(msg)
+        if len(query) > MAX_DOCUMENT_CHARS:
+            msg = f"A persisted query is at most {MAX_DOCUMENT_CHARS:,} characters"
+            raise PersistedQueryRefused(msg)
+        if digest in self._local:
+            self._local.move_to_end(digest)
             return query
-        document = self.local(digest)
-        if document is not None:
-            return document
+        refusal = self._limits.refusal(query)
+        if refusal is not None:
+            # Not stored; execution answers the document's problem as for any document.
+            logger.info("persisted query %s not registered: it %s", digest[:12], refusal)
+            return query
+        await before_registering()
+        await self._register(digest, query, resources)
+        return query
+
+    async def _register(self, digest: str, query: str, resources: Resources) -> None:
+        prefix = _key_prefix(resources)
+
+        async def register() -> None:
+            await resources.redis.eval(
+                _REGISTER,
+                2,
+                f"{prefix}{digest}",
+                f"{prefix}index",
+                query,
+                TTL_SECONDS,
+                time.time(),
+                digest,
+                self._max_documents,
+                prefix,
+            )
+
+        await resources.redis_breaker.call(
+            register, fallback=None, what="persisted query registration"
+        )
+        self._remember(digest, query)
+
+    async def _look_up(self, digest: str, resources: Resources) -> str:
+        prefix = _key_prefix(resources)
 
         async def look_up() -> bytes | str | None:
-            found: bytes | str | None = await redis.eval(
-                _LOOK_UP, 2, f"{prefix}{digest}", index, time.time(), digest
+            found: bytes | str | None = await resources.redis.eval(
+                _LOOK_UP, 2, f"{prefix}{digest}", f"{prefix}index", time.time(), digest
             )
             return found
 
-        stored = await breaker.call(look_up, fallback=None, what="persisted query lookup")
+        stored = await resources.redis_breaker.call(
+            look_up, fallback=None, what="persisted query lookup"
+        )
         if stored is None:
             raise PersistedQueryNotFound(NOT_FOUND_MESSAGE)
         document = stored.decode() if isinstance(stored, bytes) else stored
@@ -220,3 +226,7 @@ class PersistedQueries:
         self._local.move_to_end(digest)
         while len(self._local) > self._max_documents:
             self._local.popitem(last=False)
+
+
+def _key_prefix(resources: Resources) -> str:
+    return f"{resources.settings.redis.key_prefix}graphql:persisted:"

@@ -25,6 +25,10 @@ from domain.orders.search import (
 from domain.orders.status import OrderStatus
 from edge.order_json import orders_json
 
+MoneyBound = Annotated[
+    Decimal | None, Query(description='The money rules: "17.00", at most two decimals.')
+]
+
 router = SlashTolerantRouter(
     prefix="/orders", tags=["orders"], dependencies=[Depends(limit_per_user)]
 )
@@ -52,12 +56,8 @@ async def _wanted_search(
         datetime | None,
         Query(description="ISO 8601 with a time zone; exclusive."),
     ] = None,
-    min_total: Annotated[
-        Decimal | None, Query(description='The money rules: "17.00", at most two decimals.')
-    ] = None,
-    max_total: Annotated[
-        Decimal | None, Query(description='The money rules: "17.00", at most two decimals.')
-    ] = None,
+    min_total: MoneyBound = None,
+    max_total: MoneyBound = None,
     sort: Annotated[OrderSort, Query()] = OrderSort.CREATED_AT_DESC,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = SEARCH_PAGE_SIZE,
     cursor: Annotated[

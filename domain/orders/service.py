@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from sqlalchemy.exc import IntegrityError
 
@@ -27,7 +28,13 @@ from domain.orders.history_repository import OrderEventRow
 from domain.orders.models import Order
 from domain.orders.pagination import decode_cursor, encode_cursor
 from domain.orders.permissions import CustomerStatusChanges, ensure_move, moves_to
-from domain.orders.records import ORDER_COLUMNS, KeyClaim, OrderRecord, order_record
+from domain.orders.records import (
+    ORDER_COLUMNS,
+    KeyClaim,
+    OrderRecord,
+    StatusChange,
+    order_record,
+)
 from domain.orders.schemas import NOTE, IdempotencyKeyArgument, OrderCreate
 from domain.orders.status import OrderStatus
 from domain.uow import UnitOfWork
@@ -195,10 +202,9 @@ async def update_status(
     (CUSTOMER_STATUS_CHANGES) lets customers make: a move the rules allow but not to this role is
     `StatusChangeForbidden`, a move no role may make `InvalidStatusTransition`.
 
-    The row is locked for the rest of the transaction, so of two concurrent moves the second sees the
-    first one's result and is judged against it: both can never win. The cached copy is invalidated
-    before the commit (`OrderCacheUnavailable` if it cannot be), so no read after the commit can be
-    answered with the old status, even if the refresh after the commit is lost.
+    The row is locked until the commit, so of two concurrent moves the second is judged against the
+    first one's result. The cached copy is invalidated before the commit (`OrderCacheUnavailable` if
+    it cannot be): no read after the commit sees the old status, even if the refresh is lost.
     With `expected_version` (REST's If-Match, GraphQL's `expectedVersion`), the move happens only if
     the order is still at that version; otherwise `OrderVersionMismatch` and nothing changes.
     """
@@ -213,17 +219,16 @@ async def update_status(
         expected_version=expected_version,
         at=utcnow(),
     )
-    if change is None:
-        # Its owner's orders went with the account (ON DELETE CASCADE): say so, as create_order does.
-        if await uow.users.get(user_id) is None:
-            raise AccountGone
-        raise OrderNotFound
-    if change.order is None:
-        # Refused: either the version moved on, or the rules (`moves_to`) do not allow the move.
-        if expected_version is not None and change.version != expected_version:
-            raise OrderVersionMismatch(current_version=change.version)
-        ensure_move(change.status, status, as_staff=as_staff, customer_moves=customer_moves)
-        raise InvalidStatusTransition(current=change.status.value, target=status.value)
+    if change is None or change.order is None:
+        await _refuse(
+            uow,
+            change,
+            user_id=user_id,
+            status=status,
+            expected_version=expected_version,
+            as_staff=as_staff,
+            customer_moves=customer_moves,
+        )
     order = change.order
     event = await history.record_status_change(
         uow=uow,
@@ -237,6 +242,29 @@ async def update_status(
         raise OrderCacheUnavailable
     _after_commit(uow, cache, order, event)
     return order
+
+
+async def _refuse(
+    uow: UnitOfWork,
+    change: StatusChange | None,
+    *,
+    user_id: int,
+    status: OrderStatus,
+    expected_version: int | None,
+    as_staff: bool,
+    customer_moves: CustomerStatusChanges,
+) -> NoReturn:
+    """Raise the error that says why `change_status` changed nothing."""
+    if change is None:
+        # Its owner's orders went with the account (ON DELETE CASCADE): say so, as create_order does.
+        if await uow.users.get(user_id) is None:
+            raise AccountGone
+        raise OrderNotFound
+    # Refused: either the version moved on, or the rules (`moves_to`) do not allow the move.
+    if expected_version is not None and change.version != expected_version:
+        raise OrderVersionMismatch(current_version=change.version)
+    ensure_move(change.status, status, as_staff=as_staff, customer_moves=customer_moves)
+    raise InvalidStatusTransition(current=change.status.value, target=status.value)
 
 
 @dataclass(frozen=True, slots=True)
