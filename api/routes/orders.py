@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request, Response, status
+from fastapi import Depends, Header, Response, status
 
 from api.deps import (
     AppResources,
@@ -23,11 +23,8 @@ from api.schemas import ProblemDetails, error_responses
 from domain.orders import history, service
 from domain.orders.records import OrderRecord
 from domain.orders.schemas import (
-    DEFAULT_PAGE_SIZE,
     IDEMPOTENCY_KEY_MAX_LENGTH,
     IDEMPOTENCY_KEY_PATTERN,
-    MAX_CURSOR_LENGTH,
-    MAX_PAGE_SIZE,
     ORDER_HISTORY,
     OrderCreate,
     OrderEventOut,
@@ -35,7 +32,7 @@ from domain.orders.schemas import (
     StatusUpdate,
 )
 from edge.order_cache import OrderRead, read_order
-from edge.order_json import order_json, orders_json
+from edge.order_json import order_json
 
 router = SlashTolerantRouter(
     prefix="/orders", tags=["orders"], dependencies=[Depends(limit_per_user)]
@@ -269,51 +266,3 @@ async def get_order_history(
             uow=uow, user_id=caller.user_id, order_id=order_id, as_staff=as_staff
         )
     return Response(content=ORDER_HISTORY.dump_json(events), media_type="application/json")
-
-
-@router.get(
-    "/user/{user_id}/",
-    operation_id="listUserOrders",
-    response_model=list[OrderOut],
-    responses={
-        **error_responses(*_AUTH_ERRORS, 403),
-        200: {
-            "headers": {
-                "Link": {
-                    "description": 'The next page: `<url>; rel="next"`',
-                    "schema": {"type": "string"},
-                }
-            }
-        },
-    },
-)
-async def list_user_orders(
-    user_id: int,
-    caller: CurrentCaller,
-    resources: AppResources,
-    request: Request,
-    response: Response,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)] = None,
-) -> Response:
-    """Your orders, newest first (staff: any user's; others' are 403). When more remain,
-    `Link: <…>; rel="next"` gives the next page."""
-    as_staff = caller.user_id != user_id and await acts_as_staff(resources, caller)
-    async with resources.unit_of_work(read_only=True) as uow:
-        page = await service.list_orders(
-            uow=uow,
-            requester_id=caller.user_id,
-            user_id=user_id,
-            limit=limit,
-            cursor=cursor,
-            as_staff=as_staff,
-        )
-    if page.next_cursor is not None:
-        next_url = request.url.include_query_params(limit=limit, cursor=page.next_cursor)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
-    # Written from the records: returning them would have FastAPI validate them through the model.
-    return Response(
-        content=orders_json(page.orders),
-        media_type="application/json",
-        headers=dict(response.headers),
-    )

@@ -1,4 +1,5 @@
-"""`GET /orders/`: the order search (staff: every order; customers: their own)."""
+"""The order lists: `GET /orders/`, the search (staff: every order; customers: their own), and
+`GET /orders/user/{user_id}/`, one user's orders newest first (the spec's route)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from api.deps import AppResources, CurrentCaller, acts_as_staff
 from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
-from domain.orders.schemas import MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, OrderOut
+from domain.orders import service
+from domain.orders.schemas import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, OrderOut
 from domain.orders.search import (
     MAX_USER_ID,
     SEARCH_PAGE_SIZE,
@@ -148,3 +150,51 @@ def _query_errors(exc: ValidationError) -> list[dict[str, object]]:
         location = [part for part in error["loc"] if part != "filter"]
         errors.append({**error, "loc": ("query", *location)})
     return errors
+
+
+@router.get(
+    "/user/{user_id}/",
+    operation_id="listUserOrders",
+    response_model=list[OrderOut],
+    responses={
+        **error_responses(401, 403, 422, 429, 503),
+        200: {
+            "headers": {
+                "Link": {
+                    "description": 'The next page: `<url>; rel="next"`',
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+    },
+)
+async def list_user_orders(
+    user_id: int,
+    caller: CurrentCaller,
+    resources: AppResources,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)] = None,
+) -> Response:
+    """Your orders, newest first (staff: any user's; others' are 403). When more remain,
+    `Link: <…>; rel="next"` gives the next page."""
+    as_staff = caller.user_id != user_id and await acts_as_staff(resources, caller)
+    async with resources.unit_of_work(read_only=True) as uow:
+        page = await service.list_orders(
+            uow=uow,
+            requester_id=caller.user_id,
+            user_id=user_id,
+            limit=limit,
+            cursor=cursor,
+            as_staff=as_staff,
+        )
+    if page.next_cursor is not None:
+        next_url = request.url.include_query_params(limit=limit, cursor=page.next_cursor)
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    # Written from the records: returning them would have FastAPI validate them through the model.
+    return Response(
+        content=orders_json(page.orders),
+        media_type="application/json",
+        headers=dict(response.headers),
+    )
