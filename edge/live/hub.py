@@ -5,8 +5,7 @@ committed order event is published by whichever process committed it, and hands 
 local subscribers of that order or of its owner. A subscriber reads through `order_changes`
 (edge/live/changes.py), which turns that best-effort feed into an exact one.
 
-Leases in Redis count each user's live subscriptions across processes (`LIVE_MAX_SUBSCRIPTIONS_PER_USER`);
-a process that dies stops renewing its leases and they lapse within `LEASE_SECONDS`.
+Each subscription holds a lease (edge/live/leases.py) that counts it against its user's limit.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -27,6 +25,7 @@ from redis.exceptions import RedisError
 
 from domain.orders.errors import TooManyLiveSubscriptions
 from domain.orders.schemas import OrderChange
+from edge.live.leases import LEASE_SECONDS, Leases
 from edge.settings import LiveSettings
 from infra.live import live_channel
 from infra.metrics import LIVE_SUBSCRIPTIONS
@@ -36,23 +35,8 @@ from infra.settings import RedisSettings
 
 logger = logging.getLogger(__name__)
 
-# A lease lapses this long after its process last renewed it (renewed every third of it).
-LEASE_SECONDS = 30.0
-# Lease acquisitions and releases sent to Redis at once (each takes well under a millisecond).
-LEASE_CALLS = 4
 # Events waiting for one slow subscriber; past it the inbox resynchronises from the history table.
 INBOX_SIZE = 256
-
-_ACQUIRE = """
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[4])
-redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3])))
-return 1
-"""
 
 
 class Signal(Enum):
@@ -108,15 +92,14 @@ class LiveHub:
         settings: LiveSettings,
     ) -> None:
         self.settings = settings
-        self._redis = redis
-        self._breaker = breaker
         self._redis_settings = redis_settings
         self._channel = live_channel(redis_settings.key_prefix)
-        self._lease_prefix = f"{redis_settings.key_prefix}live:leases:"
-        self._acquire = redis.register_script(_ACQUIRE)
-        # Lease calls in flight at once: a burst of subscriptions must not take every connection of
-        # the pool the requests share (it does not wait, it fails, and that would trip the breaker).
-        self._lease_calls = asyncio.Semaphore(LEASE_CALLS)
+        self._leases = Leases(
+            redis=redis,
+            breaker=breaker,
+            key_prefix=redis_settings.key_prefix,
+            per_user=settings.max_subscriptions_per_user,
+        )
         self._by_order: defaultdict[uuid.UUID, set[Inbox]] = defaultdict(set)
         self._by_user: defaultdict[int, set[Inbox]] = defaultdict(set)
         self._inboxes: set[Inbox] = set()
@@ -195,7 +178,7 @@ class LiveHub:
         anything is read, so that nothing committed from then on can slip past it. Raises
         `TooManyLiveSubscriptions` past the per-user limit."""
         inbox = Inbox(user_id=user_id, order_id=order_id, ends_on_drain=ends_on_drain)
-        if not await self._take_lease(inbox):
+        if not await self._leases.take(user_id, inbox.lease):
             raise TooManyLiveSubscriptions(self.settings.max_subscriptions_per_user)
         if self._stopping.is_set():
             inbox.push(Signal.CLOSED)
@@ -207,12 +190,7 @@ class LiveHub:
         finally:
             LIVE_SUBSCRIPTIONS.dec()
             self._forget(inbox)
-            async with self._lease_calls:
-                await self._breaker.call(
-                    lambda: self._redis.zrem(self._lease_key(user_id), inbox.lease),
-                    fallback=0,
-                    what="live lease release",
-                )
+            await self._leases.release(user_id, inbox.lease)
 
     def _forget(self, inbox: Inbox) -> None:
         self._inboxes.discard(inbox)
@@ -222,42 +200,11 @@ class LiveHub:
         else:
             _discard(self._by_user, inbox.user_id, inbox)
 
-    def _lease_key(self, user_id: int) -> str:
-        return f"{self._lease_prefix}{user_id}"
-
-    async def _take_lease(self, inbox: Inbox) -> bool:
-        async def acquire() -> bool:
-            taken = await self._acquire(
-                keys=[self._lease_key(inbox.user_id)],
-                args=[
-                    time.time(),
-                    self.settings.max_subscriptions_per_user,
-                    LEASE_SECONDS,
-                    inbox.lease,
-                ],
-            )
-            return bool(taken)
-
-        # Without Redis there is no count to check: the limit fails open, as rate limits do.
-        async with self._lease_calls:
-            return await self._breaker.call(acquire, fallback=True, what="live lease")
-
     async def _renew_leases(self) -> None:
         while not self._stopping.is_set():
             await pause(LEASE_SECONDS / 3, self._stopping)
-            expiry = time.time() + LEASE_SECONDS
-            inboxes = list(self._inboxes)
-            if not inboxes:
-                continue
-
-            async def renew(inboxes: list[Inbox] = inboxes, expiry: float = expiry) -> None:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for inbox in inboxes:
-                        pipe.zadd(self._lease_key(inbox.user_id), {inbox.lease: expiry}, xx=True)
-                        pipe.expire(self._lease_key(inbox.user_id), int(LEASE_SECONDS) + 1)
-                    await pipe.execute()
-
-            await self._breaker.call(renew, fallback=None, what="live lease renewal")
+            if self._inboxes:
+                await self._leases.renew([(inbox.user_id, inbox.lease) for inbox in self._inboxes])
 
     async def _listen(self) -> None:
         # Its own connection without the request path's short timeout: it waits for messages.
