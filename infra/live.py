@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pydantic import BaseModel
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -18,6 +19,10 @@ from redis.exceptions import RedisError
 from infra.redis import RedisBreaker
 
 logger = logging.getLogger(__name__)
+
+
+def _wire(change: BaseModel) -> bytes:
+    return change.model_dump_json().encode()
 
 
 def live_channel(key_prefix: str) -> str:
@@ -39,8 +44,9 @@ class LivePublisher:
         self._breaker = breaker
         self.channel = live_channel(key_prefix)
 
-    def message(self, payload: bytes) -> LiveMessage:
-        return LiveMessage(channel=self.channel, payload=payload)
+    def message(self, change: BaseModel) -> LiveMessage:
+        """`change` (an order event, as every listener reads it) as the message to publish."""
+        return LiveMessage(channel=self.channel, payload=_wire(change))
 
     async def publish(self, payload: bytes) -> None:
         async def send() -> None:
@@ -49,9 +55,9 @@ class LivePublisher:
         await self._breaker.call(send, fallback=None, what="live publish")
 
 
-def publish_sync(redis: SyncRedis, *, key_prefix: str, payload: bytes) -> None:
+def publish_sync(redis: SyncRedis, *, key_prefix: str, change: BaseModel) -> None:
     """The same publish from synchronous code (the worker's task threads); a failure is logged."""
     try:
-        redis.publish(live_channel(key_prefix), payload)
+        redis.publish(live_channel(key_prefix), _wire(change))
     except (RedisError, OSError) as exc:
         logger.warning("live publish failed: %s", exc)

@@ -76,8 +76,7 @@ def process_new_order(event: dict[str, Any], context: Annotated[Context, TaskiqD
     )
     # Committed: now the API processes may tell live subscribers.
     for change in changes:
-        payload = change.model_dump_json().encode()
-        publish_sync(resources.redis, key_prefix=resources.key_prefix, payload=payload)
+        publish_sync(resources.redis, key_prefix=resources.key_prefix, change=change)
     TASKS.labels("processed" if done else "duplicate").inc()
     annotate(outcome="processed" if done else "duplicate")
     if done:

@@ -69,7 +69,7 @@ def live_message(*, uow: UnitOfWork, user_id: int, event: OrderEventRow) -> Live
     change = OrderChange(
         order_id=event.order_id, user_id=user_id, event=OrderEventOut.model_validate(event)
     )
-    return uow.live.message(change.model_dump_json().encode())
+    return uow.live.message(change)
 
 
 def announce(*, uow: UnitOfWork, message: LiveMessage) -> None:
