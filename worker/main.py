@@ -4,8 +4,7 @@
 - one process: the CLI puts a supervisor in front of forked workers, and a SIGKILL of the supervisor
   (an OOM kill, a test) leaves the child running as an orphan;
 - `loop.add_signal_handler` wakes the event loop at once; the CLI's plain `signal.signal` handlers
-  are noticed at the loop's next I/O (taskiq issue 646: SIGTERM hangs). With taskiq 0.13.0 and this
-  broker, which wakes at least every second, the CLI stopped within 0.3 s in our checks;
+  are noticed only at the loop's next I/O, which an idle loop may not do for a long time;
 - concurrency comes from the settings (WORKER_CONCURRENCY), not from CLI flags.
 On SIGTERM (or Ctrl-C): stop reading, let running tasks finish (WORKER_SHUTDOWN_GRACE_SECONDS at
 most), exit; whatever did not finish stays pending in the stream and is reclaimed by the next worker.
