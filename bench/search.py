@@ -2,7 +2,7 @@
 
 Seeds BENCH_SEARCH_ORDERS orders (1,000,000) across BENCH_SEARCH_USERS users (10,000) with SQL into a
 throwaway database, then measures `GET /orders/` as a staff member at 16 concurrent clients (wrk),
-for the six shapes of issue #25, each on its first page and on its 50th (reached by following the
+for the six shapes of docs/staff.md, each on its first page and on its 50th (reached by following the
 `Link` cursors), and `count=true` for one status. Prints a Markdown table (and writes it, with the
 EXPLAIN ANALYZE plan of each shape, to bench/results/search-*.md).
 
