@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import httpx
 
-from domain.webhooks import service, signing, targets
+from domain.webhooks import deliveries, signing, targets
+from domain.webhooks.delivery_repository import ClaimedDelivery
 from domain.webhooks.errors import WebhookTargetRefused
-from domain.webhooks.repository import ClaimedDelivery
 from infra.db import utcnow
 from infra.settings import Environment, WebhookSettings
 
@@ -67,7 +67,7 @@ class Sender:
             with contextlib.suppress(Exception):
                 await client.aclose()
 
-    async def attempt(self, delivery: ClaimedDelivery) -> service.AttemptResult:
+    async def attempt(self, delivery: ClaimedDelivery) -> deliveries.AttemptResult:
         """Never raises for anything the endpoint or the network does: every outcome is a result."""
         started = time.monotonic()
 
@@ -79,17 +79,17 @@ class Sender:
                 target = await targets.resolve(delivery.url, self._settings, self._environment)
                 return await self._post(delivery, target, elapsed_ms)
         except WebhookTargetRefused as refused:
-            return service.AttemptResult(
+            return deliveries.AttemptResult(
                 response_status=None, duration_ms=elapsed_ms(), error=refused.rule, refused=True
             )
         except TimeoutError:
-            return service.AttemptResult(
+            return deliveries.AttemptResult(
                 response_status=None,
                 duration_ms=elapsed_ms(),
                 error=f"no answer within {self._settings.timeout_seconds:g}s",
             )
         except httpx.HTTPError as exc:
-            return service.AttemptResult(
+            return deliveries.AttemptResult(
                 response_status=None,
                 duration_ms=elapsed_ms(),
                 error=f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__,
@@ -97,11 +97,11 @@ class Sender:
 
     async def _post(
         self, delivery: ClaimedDelivery, target: targets.Target, elapsed_ms: Callable[[], int]
-    ) -> service.AttemptResult:
-        body = service.body_of(delivery)
+    ) -> deliveries.AttemptResult:
+        body = deliveries.body_of(delivery)
         timestamp = int(time.time())
         signature = signing.sign(
-            secrets_=service.signing_secrets(delivery, now=utcnow()),
+            secrets_=deliveries.signing_secrets(delivery, now=utcnow()),
             message_id=delivery.id,
             timestamp=timestamp,
             body=body,
@@ -132,7 +132,7 @@ class Sender:
                     break
         finally:
             await response.aclose()
-        return service.AttemptResult(
+        return deliveries.AttemptResult(
             response_status=response.status_code,
             duration_ms=elapsed_ms(),
             response_body=bytes(kept[:LOGGED_BODY]).decode("utf-8", "replace") or None,

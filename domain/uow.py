@@ -20,6 +20,7 @@ from domain.orders.history_repository import OrderEventRepository
 from domain.orders.repository import OrderRepository
 from domain.orders.search_repository import OrderSearchRepository
 from domain.users.repository import UserRepository
+from domain.webhooks.delivery_repository import DeliveryRepository
 from domain.webhooks.repository import WebhookRepository
 from infra.db import AutocommitReads
 from infra.live import LivePublisher
@@ -82,6 +83,10 @@ class UnitOfWork:
     @property
     def webhooks(self) -> WebhookRepository:
         return WebhookRepository(self.session)
+
+    @property
+    def webhook_deliveries(self) -> DeliveryRepository:
+        return DeliveryRepository(self.session)
 
     @property
     def outbox(self) -> OutboxRepository:

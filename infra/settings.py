@@ -153,6 +153,8 @@ class RetentionSettings(BaseSettings):
     processed_events_retention_days: float = Field(default=30, gt=0)
     # Idempotency keys; they answer retries for 24 hours, so never less.
     idempotency_keys_retention_hours: float = Field(default=24, ge=24)
+    # Webhook fan-out cursors of orders with nothing pending and no event for this long.
+    webhook_order_cursors_retention_days: float = Field(default=30, gt=0)
     # How often the worker purges (each worker tries; one at a time does the work).
     retention_interval_minutes: float = Field(default=60, gt=0)
 

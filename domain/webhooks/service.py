@@ -1,4 +1,5 @@
-"""Webhook rules: endpoints (staff manage them through the API) and deliveries (the dispatcher).
+"""Webhook rules for staff: endpoints and the delivery log (the dispatcher's side of deliveries:
+`deliveries.py`).
 
 Every function takes the caller's unit of work and never commits.
 """
@@ -8,48 +9,28 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-import orjson
 
 from domain.orders.errors import InvalidCursor
-from domain.orders.models import OrderEvent
-from domain.orders.schemas import OrderEventOut, OrderOut
-from domain.orders.status import OrderEventKind
 from domain.uow import UnitOfWork
-from domain.webhooks import rules, signing, targets
+from domain.webhooks import signing, targets
 from domain.webhooks.errors import (
     WebhookDeliveryNotFailed,
     WebhookDeliveryNotFound,
     WebhookNotFound,
 )
 from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
-from domain.webhooks.repository import ClaimedDelivery
 from domain.webhooks.schemas import (
     CreatedWebhook,
     DeliveryOut,
     DeliveryPage,
     DeliveryStatus,
     WebhookCreate,
-    WebhookEvent,
     WebhookOut,
     WebhookUpdate,
 )
 from infra.db import utcnow
 from infra.settings import Environment, WebhookSettings
-
-# A lease outlives the attempt's timeout by this much: the attempt's outcome is recorded within it.
-LEASE_MARGIN_SECONDS = 2.0
-
-EVENT_OF_KIND = {
-    OrderEventKind.CREATED: WebhookEvent.ORDER_CREATED,
-    OrderEventKind.STATUS_CHANGED: WebhookEvent.ORDER_STATUS_CHANGED,
-    OrderEventKind.PROCESSED: WebhookEvent.ORDER_PROCESSED,
-}
-
 
 # --- endpoints ---------------------------------------------------------------------------------------
 
@@ -207,205 +188,3 @@ async def retry_delivery(
     delivery.tries = len(settings.retry_schedule)
     await uow.session.flush()
     return DeliveryOut.model_validate(delivery)
-
-
-# --- fan-out: order events → deliveries ----------------------------------------------------------------
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
-def _payload(order: OrderOut, event: OrderEvent, event_type: WebhookEvent) -> dict[str, Any]:
-    data = order.model_dump(mode="json")
-    data["event"] = OrderEventOut.model_validate(event).model_dump(mode="json")
-    return {"type": str(event_type), "timestamp": _iso(event.at), "data": data}
-
-
-def new_delivery_id() -> str:
-    """A webhook-id: unique per event and endpoint, kept on every retry."""
-    return "msg_" + uuid.uuid4().hex
-
-
-async def fan_out(
-    *, uow: UnitOfWork, order_id: uuid.UUID, seq: int, traceparent: str | None
-) -> int:
-    """Turn the order's events up to `seq` that are not fanned out yet into deliveries, one per
-    enabled endpoint subscribed to the event's type and existing when it happened; the number made.
-
-    Events arrive in any order and more than once (RabbitMQ redelivers; the relay publishes at least
-    once): the order's cursor makes this idempotent and keeps the events of one order in `seq`
-    order, whichever message arrives first. `data` is the order as GET /orders/{id}/ answers it
-    when the event is fanned out (moments after its commit), with the event itself beside it.
-    """
-    done = await uow.webhooks.advance_cursor(order_id=order_id)
-    if done >= seq:
-        return 0
-    order_row, events = await uow.webhooks.order_with_events(
-        order_id=order_id, after_seq=done, up_to_seq=seq
-    )
-    if not events:
-        return 0
-    await uow.webhooks.set_cursor(order_id=order_id, seq=events[-1].seq)
-    if order_row is None:
-        return 0
-    subscribers = await uow.webhooks.subscribers()
-    if not subscribers:
-        return 0
-    order = OrderOut.model_validate(order_row)
-    now = utcnow()
-    rows: list[dict[str, Any]] = []
-    for event in events:
-        event_type = EVENT_OF_KIND[event.kind]
-        payload: dict[str, Any] | None = None
-        for endpoint_id, subscribed, created_at in subscribers:
-            if event_type not in subscribed or created_at > event.at:
-                continue
-            payload = payload or _payload(order, event, event_type)
-            rows.append(
-                {
-                    "id": new_delivery_id(),
-                    "endpoint_id": endpoint_id,
-                    "order_id": order_id,
-                    "seq": event.seq,
-                    "event_type": str(event_type),
-                    "payload": payload,
-                    "status": DeliveryStatus.PENDING.value,
-                    "attempts": [],
-                    "tries": 0,
-                    "next_attempt_at": now,
-                    "leased_until": None,
-                    "traceparent": traceparent,
-                    "created_at": now,
-                    "finished_at": None,
-                }
-            )
-    await uow.webhooks.add_deliveries(rows)
-    return len(rows)
-
-
-# --- attempts ------------------------------------------------------------------------------------------
-
-
-def body_of(delivery: ClaimedDelivery) -> bytes:
-    """The bytes sent (and signed): the same payload on every attempt."""
-    return orjson.dumps(delivery.payload)
-
-
-def signing_secrets(delivery: ClaimedDelivery, *, now: datetime) -> list[str]:
-    """The current secret, and the previous one while its overlap lasts."""
-    found = [delivery.secret]
-    if (
-        delivery.previous_secret
-        and delivery.previous_secret_until is not None
-        and delivery.previous_secret_until > now
-    ):
-        found.append(delivery.previous_secret)
-    return found
-
-
-async def claim_due(
-    *,
-    uow: UnitOfWork,
-    settings: WebhookSettings,
-    limit: int,
-    per_endpoint: int,
-    saturated: Sequence[uuid.UUID],
-) -> list[ClaimedDelivery]:
-    """Lease up to `limit` due deliveries for one attempt each. A lease outlives the attempt's
-    timeout; a dispatcher that dies mid-attempt leaves it to run out, and the delivery is attempted
-    again, with the same webhook-id."""
-    now = utcnow()
-    return await uow.webhooks.claim(
-        now=now,
-        lease_until=now + timedelta(seconds=settings.timeout_seconds + LEASE_MARGIN_SECONDS),
-        limit=limit,
-        per_endpoint=per_endpoint,
-        saturated=saturated,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptResult:
-    """What one attempt saw: the answer's status (None: no answer), its first kilobyte, and why
-    there was none."""
-
-    response_status: int | None
-    duration_ms: int
-    error: str | None = None
-    response_body: str | None = None
-    retry_after: str | None = None
-    # The URL broke a rule against request forgery at send time: failed, never retried.
-    refused: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """An attempt as recorded: the delivery's new status (None: not recorded, the lease was lost or
-    the endpoint deleted), and whether the endpoint was disabled by it (and why)."""
-
-    status: str | None
-    verdict: rules.Verdict
-    disabled: str | None = None
-
-
-async def record_attempt(
-    *,
-    uow: UnitOfWork,
-    settings: WebhookSettings,
-    delivery: ClaimedDelivery,
-    started_at: datetime,
-    result: AttemptResult,
-) -> Recorded:
-    """Log the attempt once and decide what follows: succeeded; retried per the schedule
-    (connection errors, timeouts, 408, 429 with its Retry-After when longer, 5xx); or failed (any
-    other 4xx, 3xx, the schedule spent). 410 also disables the endpoint, and so do
-    WEBHOOK_DISABLE_AFTER_FAILURES failed deliveries in a row."""
-    now = utcnow()
-    outcome = rules.Verdict.FAILED if result.refused else rules.verdict(result.response_status)
-    following = rules.after_attempt(
-        outcome=outcome,
-        tries=delivery.tries + 1,
-        schedule=settings.retry_schedule,
-        now=now,
-        retry_after=rules.retry_after_seconds(result.retry_after, now=now),
-    )
-    attempt = {
-        "at": _iso(started_at),
-        "response_status": result.response_status,
-        "duration_ms": result.duration_ms,
-        "error": result.error,
-        "response_body": result.response_body,
-    }
-    endpoint_id = await uow.webhooks.record_attempt(
-        delivery_id=delivery.id,
-        leased_until=delivery.leased_until,
-        attempt=orjson.dumps(attempt).decode(),
-        status=following.status,
-        next_attempt_at=following.next_attempt_at,
-        finished_at=None if following.status == DeliveryStatus.PENDING else now,
-    )
-    if endpoint_id is None:
-        return Recorded(status=None, verdict=outcome)
-    disabled: str | None = None
-    if following.status == DeliveryStatus.SUCCEEDED:
-        # Most endpoints have no failure to forget: no statement for them (a failure counted
-        # since the lease was taken is reset by the next success).
-        if delivery.consecutive_failures:
-            await uow.webhooks.endpoint_succeeded(endpoint_id)
-    elif following.status == DeliveryStatus.FAILED:
-        if outcome is rules.Verdict.GONE:
-            reason = "the endpoint answered 410 Gone"
-            if await uow.webhooks.disable(endpoint_id=endpoint_id, reason=reason, at=now):
-                disabled = reason
-        if await uow.webhooks.endpoint_failed(
-            endpoint_id=endpoint_id, disable_after=settings.disable_after_failures, at=now
-        ):
-            disabled = f"{settings.disable_after_failures} consecutive failed deliveries"
-    return Recorded(status=following.status, verdict=outcome, disabled=disabled)
-
-
-async def purge_succeeded(*, uow: UnitOfWork, settings: WebhookSettings, limit: int) -> int:
-    """Delete up to `limit` succeeded deliveries older than WEBHOOK_LOG_RETENTION_DAYS."""
-    before = utcnow() - timedelta(days=settings.log_retention_days)
-    return await uow.webhooks.purge_succeeded_before(before=before, limit=limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import ApiProcessSettings
 from domain.uow import UnitOfWork
-from domain.webhooks import service
+from domain.webhooks import deliveries
 from edge.resources import Resources
 from infra.db import create_session_factory
 from infra.settings import WebhookSettings
@@ -194,8 +195,12 @@ async def test_deliveries_newest_first_by_status_with_pages_and_a_retry_of_a_fai
         made = await local_client.post("/orders/", json=order_body(), headers=customer.headers)
         order_ids.append(uuid.UUID(made.json()["id"]))
     async with UnitOfWork(create_session_factory(clean_db)) as uow:
-        for order_id in order_ids:
-            await service.fan_out(uow=uow, order_id=order_id, seq=1, traceparent=None)
+        for order_id in order_ids:  # one at a time: newest last
+            await deliveries.fan_out(
+                uow=uow,
+                events=[deliveries.PublishedEvent(order_id, 1)],
+                cursors_kept_for=timedelta(days=30),
+            )
     async with clean_db.begin() as connection:
         await connection.execute(
             text("UPDATE webhook_deliveries SET status = 'failed' WHERE order_id = :id"),
@@ -254,11 +259,13 @@ async def test_an_endpoint_sees_only_events_after_it_was_created(
     earlier = await local_client.post("/orders/", json=order_body(), headers=customer.headers)
     webhook = (await create(local_client, staff_user.headers)).json()
     async with UnitOfWork(create_session_factory(clean_db)) as uow:
-        made = await service.fan_out(
-            uow=uow, order_id=uuid.UUID(earlier.json()["id"]), seq=1, traceparent=None
+        made = await deliveries.fan_out(
+            uow=uow,
+            events=[deliveries.PublishedEvent(uuid.UUID(earlier.json()["id"]), 1)],
+            cursors_kept_for=timedelta(days=30),
         )
     assert made == 0
-    deliveries = await local_client.get(
+    log = await local_client.get(
         f"/webhooks/{webhook['id']}/deliveries/", headers=staff_user.headers
     )
-    assert deliveries.json() == []
+    assert log.json() == []

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.uow import UnitOfWork
-from domain.webhooks import service
+from domain.webhooks import deliveries, service
 from domain.webhooks.schemas import WebhookCreate, WebhookEvent
 from infra.db import create_session_factory, utcnow
 from infra.settings import Environment, WebhookSettings
@@ -34,8 +34,11 @@ async def test_only_succeeded_deliveries_older_than_the_retention_are_purged(
         made = await client.post("/orders/", json=order_body(), headers=user.headers)
         order_ids.append(uuid.UUID(made.json()["id"]))
     async with UnitOfWork(sessions) as uow:
-        for order_id in order_ids:
-            await service.fan_out(uow=uow, order_id=order_id, seq=1, traceparent=None)
+        await deliveries.fan_out(
+            uow=uow,
+            events=[deliveries.PublishedEvent(order_id, 1) for order_id in order_ids],
+            cursors_kept_for=timedelta(days=30),
+        )
     old_succeeded, new_succeeded, old_failed, pending = order_ids
     async with clean_db.begin() as connection:
         for order_id, status, age in (
@@ -52,7 +55,7 @@ async def test_only_succeeded_deliveries_older_than_the_retention_are_purged(
             )
 
     async with UnitOfWork(sessions) as uow:
-        purged = await service.purge_succeeded(
+        purged = await deliveries.purge_succeeded(
             uow=uow, settings=WebhookSettings(log_retention_days=30), limit=100
         )
 

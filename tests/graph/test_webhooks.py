@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import ApiProcessSettings
 from domain.uow import UnitOfWork
-from domain.webhooks import service
+from domain.webhooks import deliveries
 from infra.db import create_session_factory
 from infra.settings import WebhookSettings
 from tests.conftest import ApiUser, StaffFactory, UserFactory, order_body
@@ -188,8 +189,12 @@ async def test_deliveries_and_retry_as_over_rest(
         made = await local_client.post("/orders/", json=order_body(), headers=customer.headers)
         order_ids.append(uuid.UUID(made.json()["id"]))
     async with UnitOfWork(create_session_factory(clean_db)) as uow:
-        for order_id in order_ids:
-            await service.fan_out(uow=uow, order_id=order_id, seq=1, traceparent=None)
+        for order_id in order_ids:  # one at a time: newest last
+            await deliveries.fan_out(
+                uow=uow,
+                events=[deliveries.PublishedEvent(order_id, 1)],
+                cursors_kept_for=timedelta(days=30),
+            )
     async with clean_db.begin() as connection:
         await connection.execute(
             text("UPDATE webhook_deliveries SET status = 'failed' WHERE order_id = :id"),
