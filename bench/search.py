@@ -4,7 +4,7 @@ Seeds BENCH_SEARCH_ORDERS orders (1,000,000) across BENCH_SEARCH_USERS users (10
 throwaway database, then measures `GET /orders/` as a staff member at 16 concurrent clients (wrk),
 for the six shapes of docs/staff.md, each on its first page and on its 50th (reached by following the
 `Link` cursors), and `count=true` for one status. Prints a Markdown table (and writes it, with the
-EXPLAIN ANALYZE plan of each shape, to bench/results/search-*.md).
+EXPLAIN ANALYZE plan of each shape, to bench/results/search-*.md, and the chart beside it).
 
 Orders are spread over the last ~30 days (one every 2.6 s), statuses 30 % PENDING, 30 % PAID, 30 %
 SHIPPED, 10 % CANCELED, totals 0.00 to 999.99, each user every 10,000th order (~100 each).
@@ -18,6 +18,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -25,6 +26,7 @@ import httpx
 from sqlalchemy.dialects import postgresql
 from yarl import URL
 
+from bench import chart
 from bench.harness import (
     PASSWORD,
     RESULTS,
@@ -236,6 +238,12 @@ def main() -> None:
     report = _markdown(started, results, plans, seeded_in=locals().get("seeded_in"))
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"search-{stamp}.md").write_text(report)
+    run: dict[str, object] = {
+        "results": [asdict(result) for result in results],
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": f"{os.cpu_count()} cores, {ORDERS:,} orders",
+    }
+    chart.draw(run, RESULTS / f"search-{stamp}.png", title="make bench-search")
     print()
     print(report)
 
