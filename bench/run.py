@@ -46,6 +46,7 @@ from bench.relay import empty_outbox, relay_scenario
 from bench.scenarios import (
     WORKER_CONCURRENCY,
     costly_graphql_scenario,
+    introspection_flood_scenario,
     persisted_query_url,
     pipeline_processes,
     pipeline_scenario,
@@ -228,6 +229,7 @@ def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database
             run.results.append(
                 costly_graphql_scenario(base, costly_id, costly_token, reader_token, reader_ids)
             )
+            run.results.append(introspection_flood_scenario(base, reader_token, reader_ids))
         print("pipeline", flush=True)
         run.extra.update(pipeline_scenario(base, dsn, writer_token))
         run.extra["/token median (one Argon2id check, sequential)"] = (

@@ -82,51 +82,104 @@ def costliest_document() -> tuple[str, int]:
     return document(limits), price(limits)
 
 
-def costly_graphql_scenario(
-    base: str, costly_id: int, costly_token: str, reader_token: str, reader_ids: Path
-) -> Result:
-    """`COSTLY_LOOPS` clients each POST the costliest admitted document in a loop, while another
-    user GETs its cached orders one after another (wrk, one connection, its own process): how long
-    do that user's reads take?"""
-    document, price = costliest_document()
-    body = {"query": document, "variables": {"me": costly_id}}
+def _reads_while_posting(
+    base: str,
+    body: dict[str, object],
+    headers: dict[str, str],
+    loops: int,
+    reader_token: str,
+    reader_ids: Path,
+) -> tuple[dict[str, float], float, int]:
+    """`loops` clients each POST `body` to /graphql in a loop while another user GETs its cached
+    orders one after another (wrk, one connection, its own process). Returns wrk's statistics, the
+    POSTs answered per second, and how many of them failed or had errors."""
     stop = threading.Event()
-    heavy: list[tuple[int, bool]] = []  # (HTTP status, had errors)
+    posted: list[tuple[int, bool]] = []  # (HTTP status, had errors)
 
     def loop() -> None:
         with httpx.Client(base_url=base, timeout=30) as client:
-            headers = {"Authorization": f"Bearer {costly_token}"}
             while not stop.is_set():
                 answer = client.post("/graphql", json=body, headers=headers)
-                heavy.append((answer.status_code, b'"errors"' in answer.content))
+                posted.append((answer.status_code, b'"errors"' in answer.content))
 
-    loops = [threading.Thread(target=loop, daemon=True) for _ in range(COSTLY_LOOPS)]
-    for thread in loops:
+    threads = [threading.Thread(target=loop, daemon=True) for _ in range(loops)]
+    for thread in threads:
         thread.start()
     try:
         run_wrk(base, "get-order", reader_token, reader_ids, seconds=WARMUP, connections=1)
-        heavy.clear()
+        posted.clear()
         started = time.monotonic()
         stats = run_wrk(base, "get-order", reader_token, reader_ids, connections=1)
-        costly_per_second = len(heavy) / (time.monotonic() - started)
+        per_second = len(posted) / (time.monotonic() - started)
     finally:
         stop.set()
-        for thread in loops:
+        for thread in threads:
             thread.join()
-    failed_heavy = sum(1 for status, errors in heavy if status != 200 or errors)
-    result = Result.from_wrk(
-        f"9. cached GET while {COSTLY_LOOPS} loops POST the costliest GraphQL document",
-        stats,
-        baseline="-",
-        note=f"one reader (wrk -c1); document cost {price:,}; {costly_per_second:.1f} costly "
-        f"answers/s, {failed_heavy} with errors; target p99 < 500 ms",
-    )
+    failed = sum(1 for status, errors in posted if status != 200 or errors)
+    return stats, per_second, failed
+
+
+def _printed(result: Result) -> Result:
     print(
         f"  {result.scenario}: p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
         f"errors {result.errors}; {result.note}",
         flush=True,
     )
     return result
+
+
+def costly_graphql_scenario(
+    base: str, costly_id: int, costly_token: str, reader_token: str, reader_ids: Path
+) -> Result:
+    """`COSTLY_LOOPS` clients each POST the costliest admitted document in a loop: how long do
+    another user's cached reads take?"""
+    document, price = costliest_document()
+    stats, per_second, failed = _reads_while_posting(
+        base,
+        {"query": document, "variables": {"me": costly_id}},
+        {"Authorization": f"Bearer {costly_token}"},
+        COSTLY_LOOPS,
+        reader_token,
+        reader_ids,
+    )
+    return _printed(
+        Result.from_wrk(
+            f"9. cached GET while {COSTLY_LOOPS} loops POST the costliest GraphQL document",
+            stats,
+            baseline="-",
+            note=f"one reader (wrk -c1); document cost {price:,}; {per_second:.1f} costly "
+            f"answers/s, {failed} with errors; target p99 < 500 ms",
+        )
+    )
+
+
+INTROSPECTION_LOOPS = 4
+# Issue 29's attack: fifteen aliased `__schema { types { fields { type { ofType … } } } }`, anonymous.
+INTROSPECTION_ATTACK = (
+    "{ "
+    + " ".join(
+        f"a{n}: __schema {{ types {{ fields {{ type {{ ofType {{ name }} }} }} }} }}"
+        for n in range(15)
+    )
+    + " }"
+)
+
+
+def introspection_flood_scenario(base: str, reader_token: str, reader_ids: Path) -> Result:
+    """9b. `INTROSPECTION_LOOPS` anonymous clients each POST issue 29's introspection attack in a
+    loop: how long do another user's cached reads take?"""
+    stats, per_second, failed = _reads_while_posting(
+        base, {"query": INTROSPECTION_ATTACK}, {}, INTROSPECTION_LOOPS, reader_token, reader_ids
+    )
+    return _printed(
+        Result.from_wrk(
+            f"9b. cached GET while {INTROSPECTION_LOOPS} loops POST the introspection attack",
+            stats,
+            baseline="-",
+            note=f"one reader (wrk -c1); {len(INTROSPECTION_ATTACK)}-character document; "
+            f"{per_second:.1f} attack answers/s, {failed} with errors; target p99 <= 100 ms",
+        )
+    )
 
 
 @contextlib.contextmanager

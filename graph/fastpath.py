@@ -62,6 +62,7 @@ REPRODUCED_EXTENSIONS = {
     "ValidationCache": "GraphQLFastPath._plans",
     # Nothing: a plan admits only the order's own fields and `__typename`, never `__schema`/`__type`.
     "DisableIntrospection": "",
+    "CachedIntrospection": "",
     # Nothing: these requests get the HTTP and Redis spans, not GraphQL's operation spans.
     "GraphQLTracing": "",
 }

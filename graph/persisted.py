@@ -102,7 +102,7 @@ class DocumentLimits:
         for definition in document.definitions:
             if isinstance(definition, OperationDefinitionNode):
                 name = definition.name.value if definition.name else None
-                cost = measure(self.schema, document, name, None).cost
+                cost = measure(self.schema, document, name, None, ceiling=self.max_cost).cost
                 if cost > self.max_cost:
                     return f"costs {cost}, over {self.max_cost}"
         return None

@@ -28,6 +28,7 @@ from graph import resolvers, search
 from graph import webhooks as hooks
 from graph.cost import QueryCost, costly_operations_gate
 from graph.errors import ErrorCodes, log_errors, shape_error
+from graph.introspection import CachedIntrospection, IntrospectionAnswers
 from graph.permissions import IsStaff
 from graph.search import OrderConnection
 from graph.settings import GraphQLSettings
@@ -201,6 +202,8 @@ def create_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = [
         ErrorCodes,
         functools.partial(QueryCost, max_cost=settings.max_cost, costly=costly_operations_gate()),
+        # After the pricing: an introspection answer given again is priced and spent like any other.
+        functools.partial(CachedIntrospection, answers=IntrospectionAnswers()),
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         functools.partial(AddValidationRules, limit_rules),
         # A repeated operation is validated once (validation was most of a cached read's cost). Documents

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from graphql import parse
+from graphql import get_introspection_query, graphql_sync, parse
 
 from graph import cost
 from graph.schema import create_schema
@@ -24,7 +24,9 @@ def measure(document: str, variables: dict[str, object] | None = None) -> cost.O
     ("document", "expected"),
     [
         ("{ me { id email } }", 3),
-        ("{ __typename __schema { types { name } } }", 0),
+        # `__typename` is free; introspection counts its lists at their length in this schema.
+        ("{ __typename }", 0),
+        ("{ __schema { queryType { name } } }", 1 + 1 + 1),
         # A list multiplies what is below it by its limit, 50 by default; nested lists multiply.
         ("{ orders(userId: 1) { id } }", 1 + 50 * 1),
         (
@@ -59,6 +61,10 @@ def test_a_limit_given_in_a_variable_is_priced_with_its_value() -> None:
 def test_top_level_fields_are_counted_with_their_aliases() -> None:
     assert measure("{ a: me { id } b: me { id } __typename }").root_fields == 2
     assert (
+        measure('{ a: __schema { description } b: __type(name: "Order") { name } }').root_fields
+        == 2
+    )
+    assert (
         measure('mutation { a: token(email: "x", password: "y") { expiresIn } }').root_fields == 1
     )
 
@@ -73,3 +79,74 @@ def test_the_default_maximum_admits_every_playground_example_with_room() -> None
 
     assert len(operations) >= 5
     assert max(costs) * 5 <= GraphQLSettings().max_cost
+
+
+def _answer_fields(value: object) -> int:
+    if isinstance(value, dict):
+        return sum(1 + _answer_fields(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_answer_fields(item) for item in value)
+    return 0
+
+
+_TYPE_REF = "kind name ofType { kind name ofType { kind name ofType { name } } }"
+
+
+@pytest.mark.parametrize(
+    ("document", "variables"),
+    [
+        (get_introspection_query(descriptions=True), None),
+        (
+            get_introspection_query(
+                descriptions=True,
+                specified_by_url=True,
+                directive_is_repeatable=True,
+                schema_description=True,
+                input_value_deprecation=True,
+                one_of=True,
+            ),
+            None,
+        ),
+        (
+            "{ "
+            + " ".join(
+                f"a{n}: __schema {{ types {{ fields {{ type {{ {_TYPE_REF} }} }} }} }}"
+                for n in range(15)
+            )
+            + " }",
+            None,
+        ),
+        (
+            "query($t: String!) { __type(name: $t) { name fields(includeDeprecated: true) "
+            "{ name args { name type { name } } } enumValues { name } } }",
+            {"t": "Query"},
+        ),
+        (
+            '{ __type(name: "OrderStatus") { enumValues(includeDeprecated: false) { name } } '
+            "__schema { types { inputFields { name } possibleTypes { name } interfaces { name } "
+            "fields { name } } directives { name args { name } } mutationType { name } } }",
+            None,
+        ),
+    ],
+)
+def test_introspection_costs_the_fields_of_its_answer(
+    document: str, variables: dict[str, object] | None
+) -> None:
+    """The walk mirrors graphql-core's introspection resolvers: this fails if they move."""
+    answer = graphql_sync(SCHEMA, document, variable_values=variables)
+
+    assert answer.errors is None
+    assert measure(document, variables).cost == _answer_fields(answer.data)
+
+
+def test_pricing_introspection_stops_past_the_ceiling() -> None:
+    document = parse(
+        "{ "
+        + " ".join(f"a{n}: __schema {{ types {{ fields {{ name }} }} }}" for n in range(3))
+        + " }"
+    )
+
+    priced = cost.measure(SCHEMA, document, None, None, ceiling=100)
+
+    assert priced.at_least
+    assert 100 < priced.cost < cost.measure(SCHEMA, document, None, None).cost
