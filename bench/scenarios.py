@@ -166,14 +166,14 @@ INTROSPECTION_ATTACK = (
 
 
 def introspection_flood_scenario(base: str, reader_token: str, reader_ids: Path) -> Result:
-    """9b. `INTROSPECTION_LOOPS` anonymous clients each POST issue 29's introspection attack in a
+    """9c. `INTROSPECTION_LOOPS` anonymous clients each POST issue 29's introspection attack in a
     loop: how long do another user's cached reads take?"""
     stats, per_second, failed = _reads_while_posting(
         base, {"query": INTROSPECTION_ATTACK}, {}, INTROSPECTION_LOOPS, reader_token, reader_ids
     )
     return _printed(
         Result.from_wrk(
-            f"9b. cached GET while {INTROSPECTION_LOOPS} loops POST the introspection attack",
+            f"9c. cached GET while {INTROSPECTION_LOOPS} loops POST the introspection attack",
             stats,
             baseline="-",
             note=f"one reader (wrk -c1); {len(INTROSPECTION_ATTACK)}-character document; "

@@ -6,9 +6,10 @@ one page (`ordersPage`, or a connection such as `searchOrders` with its `first`)
 to the list inside it (its `items`, its `edges`), so a page is counted once. Nested lists multiply: `orders(limit: 100) { items { price } }` costs 1 + 100 × (1 + 50 × 1).
 
 Introspection (`__schema`, `__type`) follows the same rules, its lists counted at their true length
-for this schema: its cost is the number of fields of its answer, so GraphiQL's own introspection
-query fits and fifteen aliased `__schema { types { fields { type … } } }` do not. `__typename` costs
-nothing anywhere: it adds no work beyond the object it names.
+for this schema: its cost is the number of fields of its answer (graph/introspection.py), so
+GraphiQL's own introspection query fits and fifteen aliased `__schema { types { fields { type … } } }`
+with whole type references do not. `__typename` costs nothing anywhere: it adds no work beyond the
+object it names.
 
 The same walk counts the operation's top-level fields (aliases included), each of which spends one
 unit of the rate limit, as the same work would over REST.
@@ -17,7 +18,7 @@ unit of the rate limit, as the same work would over REST.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,29 +28,19 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLArgument,
-    GraphQLDirective,
-    GraphQLEnumType,
     GraphQLError,
     GraphQLField,
-    GraphQLInputField,
-    GraphQLInputObjectType,
     GraphQLInt,
-    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
-    GraphQLObjectType,
     GraphQLSchema,
-    GraphQLUnionType,
-    GraphQLWrappingType,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
     get_operation_ast,
     is_introspection_type,
-    is_wrapping_type,
     value_from_ast,
 )
 from graphql.execution.values import get_variable_values
@@ -61,6 +52,7 @@ from domain.errors import RateLimitExceeded
 from domain.orders.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graph.context import GraphContext
 from graph.errors import QUERY_TOO_COMPLEX
+from graph.introspection import IntrospectionPrice, PastCeiling
 
 # A list's size: `limit`, or `first` (a Relay connection's, which hands it to its `edges`).
 LIMIT_ARGUMENTS = ("limit", "first")
@@ -73,10 +65,6 @@ class OperationCost:
     root_fields: int
     # True when the walk stopped past `ceiling`: `cost` is then only a lower bound.
     at_least: bool = False
-
-
-class _PastCeiling(Exception):
-    pass
 
 
 def measure(
@@ -100,8 +88,8 @@ def measure(
     fields = walk.fields(operation.selection_set, root_type)
     try:
         total = sum(walk.field_cost(node, field, None) for node, field in fields)
-    except _PastCeiling:
-        return OperationCost(cost=walk.introspected, root_fields=len(fields), at_least=True)
+    except PastCeiling:
+        return OperationCost(cost=walk.introspection.priced, root_fields=len(fields), at_least=True)
     return OperationCost(cost=total, root_fields=len(fields))
 
 
@@ -125,14 +113,7 @@ class _Walk:
     ) -> None:
         self._schema = schema
         self._variables = variables
-        self._ceiling = ceiling
-        # Introspection fields priced so far. Each is a distinct field of the answer (a part of the
-        # schema met again is not walked again), so past the ceiling the answer is too.
-        self.introspected = 0
-        # (selection set, introspected object) -> cost: a type met again costs no second walk.
-        self._introspected: dict[tuple[int, int | str], int] = {}
-        self._selected: dict[tuple[int, str], list[tuple[FieldNode, GraphQLField]]] = {}
-        self._node_arguments: dict[int, dict[str, Any]] = {}
+        self.introspection = IntrospectionPrice(schema, self.fields, variables, ceiling)
         self._fragments = {
             definition.name.value: definition
             for definition in document.definitions
@@ -165,7 +146,7 @@ class _Walk:
 
     def field_cost(self, node: FieldNode, field: GraphQLField, page_size: int | None) -> int:
         if is_introspection_type(get_named_type(field.type)):
-            return self._introspection_cost(node, field, None)
+            return self.introspection.cost(node, field)
         limit = self._limit(node, field)
         field_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
         is_list = isinstance(field_type, GraphQLList)
@@ -182,57 +163,6 @@ class _Walk:
         size = (limit or page_size or DEFAULT_PAGE_SIZE) if is_list else 1
         return 1 + size * below
 
-    def _introspection_cost(self, node: FieldNode, field: GraphQLField, source: object) -> int:
-        """1, plus what the selection costs on each object the field answers (for `source`, a
-        part of this schema): the size of the answer, without running the resolvers."""
-        self.introspected += 1
-        if self._ceiling is not None and self.introspected > self._ceiling:
-            raise _PastCeiling
-        if node.selection_set is None:
-            return 1
-        arguments = self._arguments(node, field)
-        value = _introspected_value(self._schema, source, node.name.value, arguments)
-        values = value if isinstance(value, list) else [] if value is None else [value]
-        named = get_named_type(field.type)
-        return 1 + sum(self._introspected_object(node.selection_set, named, one) for one in values)
-
-    def _introspected_object(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, source: object
-    ) -> int:
-        # Wrappers (`[Order!]!`) are new objects for each field; equal ones answer alike.
-        identity = str(source) if is_wrapping_type(source) else id(source)
-        key = (id(selection_set), identity)
-        known = self._introspected.get(key)
-        if known is None:
-            known = self._introspected[key] = sum(
-                self._introspection_cost(child, child_field, source)
-                for child, child_field in self._fields_of(selection_set, parent)
-            )
-        return known
-
-    def _fields_of(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType
-    ) -> list[tuple[FieldNode, GraphQLField]]:
-        """`fields`, once per selection set and type in a walk."""
-        key = (id(selection_set), parent.name)
-        found = self._selected.get(key)
-        if found is None:
-            found = self._selected[key] = self.fields(selection_set, parent)
-        return found
-
-    def _arguments(self, node: FieldNode, field: GraphQLField) -> dict[str, Any]:
-        found = self._node_arguments.get(id(node))
-        if found is None:
-            found = {name: argument.default_value for name, argument in field.args.items()}
-            for given in node.arguments or ():
-                argument = field.args.get(given.name.value)
-                if argument is not None:
-                    found[given.name.value] = value_from_ast(
-                        given.value, argument.type, self._variables
-                    )
-            self._node_arguments[id(node)] = found
-        return found
-
     def _limit(self, node: FieldNode, field: GraphQLField) -> int | None:
         """The field's `limit` as execution will see it; None when the field takes no `limit`. A
         value outside 1..MAX_PAGE_SIZE counts as 1: the resolver refuses it (BAD_USER_INPUT, the
@@ -247,59 +177,6 @@ class _Walk:
         if not isinstance(value, int) or isinstance(value, bool):
             return DEFAULT_PAGE_SIZE
         return value if 1 <= value <= MAX_PAGE_SIZE else 1
-
-
-def _introspected_value(
-    schema: GraphQLSchema, source: object, name: str, arguments: dict[str, Any]
-) -> object:
-    """What the introspection field `name` of `source` answers, as graphql-core's introspection
-    resolvers do (graphql/type/introspection.py; tests/unit/test_query_cost.py compares the costs with
-    executed answers): a part of the schema, a list of them, or None. Leaves answer None too."""
-    with_deprecated = bool(arguments.get("includeDeprecated"))
-
-    def listed(items: Iterable[Any]) -> list[object]:
-        return [
-            item
-            for item in items
-            if with_deprecated or getattr(item, "deprecation_reason", None) is None
-        ]
-
-    if source is None:  # the query's root
-        type_name = arguments.get("name")
-        if name == "__type":
-            return schema.get_type(type_name) if isinstance(type_name, str) else None
-        return schema
-    if isinstance(source, GraphQLSchema):
-        if name == "types":
-            return list(source.type_map.values())
-        if name == "directives":
-            return listed(source.directives)
-        return getattr(source, _SCHEMA_ROOTS.get(name, "-"), None)
-    if name == "args" and isinstance(source, GraphQLField | GraphQLDirective):
-        return listed(source.args.values())
-    if name == "type" and isinstance(source, GraphQLField | GraphQLArgument | GraphQLInputField):
-        return source.type
-    if isinstance(source, GraphQLObjectType | GraphQLInterfaceType):
-        if name == "fields":
-            return listed(source.fields.values())
-        if name == "interfaces":
-            return list(source.interfaces)
-    if name == "possibleTypes" and isinstance(source, GraphQLInterfaceType | GraphQLUnionType):
-        return list(schema.get_possible_types(source))
-    if name == "enumValues" and isinstance(source, GraphQLEnumType):
-        return listed(source.values.values())
-    if name == "inputFields" and isinstance(source, GraphQLInputObjectType):
-        return listed(source.fields.values())
-    if name == "ofType" and isinstance(source, GraphQLWrappingType):
-        return source.of_type
-    return None
-
-
-_SCHEMA_ROOTS = {
-    "queryType": "query_type",
-    "mutationType": "mutation_type",
-    "subscriptionType": "subscription_type",
-}
 
 
 # An operation costing more than this share of GRAPHQL_MAX_COST is costly: it holds the event loop
