@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from functools import lru_cache
-from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Self
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from infra.production import unsafe_for_production
 
 
 def settings_group(prefix: str) -> SettingsConfigDict:
@@ -262,51 +262,12 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _safe_for_production(self) -> Self:
         """In production, refuse to start on settings that are only fit for a laptop."""
-        if self.app.environment is not Environment.PRODUCTION:
-            return self
-        problems = [
-            f"{name} uses a default or empty password"
-            for name, url in (
-                ("DATABASE_URL", self.database.url),
-                ("REDIS_URL", self.redis.url),
-                *(("RABBITMQ_URLS", url) for url in self.rabbitmq.node_urls()),
-            )
-            if urlsplit(url).password in _WEAK_PASSWORDS
-        ]
-        if "*" in self.app.cors_origins:
-            problems.append("CORS_ORIGINS must list origins, not *")
-        if any(_is_everyone(proxy) for proxy in self.app.trusted_proxies):
-            problems.append("TRUSTED_PROXIES must list proxies, not * or a whole-internet range")
-        if self.webhooks.allow_private_targets:
-            problems.append("WEBHOOK_ALLOW_PRIVATE_TARGETS is for development and tests only")
-        # The JWT keys are checked by the api's root (api/settings.py): no other process reads them.
-        if problems:
-            msg = "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)
-            raise ValueError(msg)
+        if self.app.environment is Environment.PRODUCTION:
+            problems = unsafe_for_production(self)
+            if problems:
+                msg = "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)
+                raise ValueError(msg)
         return self
-
-
-def _is_everyone(proxy: str) -> bool:
-    """`*`, or a network such as 0.0.0.0/0 or ::/0 that every client address falls in."""
-    if proxy == "*":
-        return True
-    try:
-        return ip_network(proxy, strict=False).prefixlen == 0
-    except ValueError:
-        return False
-
-
-_WEAK_PASSWORDS = {
-    None,
-    "",
-    "guest",
-    "postgres",
-    "password",
-    "change-me",
-    "changeme",
-    "secret",
-    "orders",
-}
 
 
 @lru_cache
