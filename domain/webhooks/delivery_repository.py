@@ -85,34 +85,33 @@ WHERE c.order_id = v.order_id
 """
 )
 
-# Due, not in flight, on an enabled endpoint that is not saturated, and not behind an earlier event
-# of the same order to the same endpoint that is still pending (per-order order). At most
-# `per_endpoint` per endpoint, so one slow endpoint's backlog never fills a claim.
+# For each enabled endpoint that is not saturated, its first `per_endpoint` deliveries that are due,
+# not in flight, and not behind an earlier event of the same order to the same endpoint that is
+# still pending (per-order order): one short range of ix_webhook_deliveries_endpoint_id_due each, so
+# one slow endpoint's backlog never fills a claim nor makes it slower for the others.
 _CLAIM = text(
     """
-WITH candidates AS (
-    SELECT d.id, row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS rank
-    FROM webhook_deliveries d
-    JOIN webhook_endpoints e ON e.id = d.endpoint_id
-    WHERE d.status = 'pending'
-      AND d.next_attempt_at <= :now
-      AND (d.leased_until IS NULL OR d.leased_until < :now)
-      AND e.enabled
-      AND d.endpoint_id <> ALL(CAST(:saturated AS uuid[]))
-      AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries p
-          WHERE p.endpoint_id = d.endpoint_id AND p.order_id = d.order_id
-            AND p.seq < d.seq AND p.status = 'pending'
-      )
-    ORDER BY d.next_attempt_at
-    LIMIT :scan
-), chosen AS (
-    SELECT d.id FROM webhook_deliveries d
-    JOIN candidates c ON c.id = d.id
-    WHERE c.rank <= :per_endpoint
+WITH chosen AS (
+    SELECT d.id
+    FROM webhook_endpoints e
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
+        WHERE d.endpoint_id = e.id
+          AND d.status = 'pending'
+          AND d.next_attempt_at <= :now
+          AND (d.leased_until IS NULL OR d.leased_until < :now)
+          AND NOT EXISTS (
+              SELECT 1 FROM webhook_deliveries p
+              WHERE p.endpoint_id = d.endpoint_id AND p.order_id = d.order_id
+                AND p.seq < d.seq AND p.status = 'pending'
+          )
+        ORDER BY d.next_attempt_at
+        LIMIT :per_endpoint
+        FOR UPDATE OF d SKIP LOCKED
+    ) d
+    WHERE e.enabled AND e.id <> ALL(CAST(:saturated AS uuid[]))
     ORDER BY d.next_attempt_at
     LIMIT :limit
-    FOR UPDATE OF d SKIP LOCKED
 )
 UPDATE webhook_deliveries d SET leased_until = :lease_until
 FROM chosen, webhook_endpoints e
@@ -212,7 +211,6 @@ class DeliveryRepository:
                 "now": now,
                 "lease_until": lease_until,
                 "limit": limit,
-                "scan": limit * 4,
                 "per_endpoint": per_endpoint,
                 "saturated": list(saturated),
             },

@@ -60,9 +60,10 @@ class WebhookDelivery(Base):
         CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_known"),
         # An endpoint's deliveries, newest first (the delivery log and its keyset pages).
         Index("ix_webhook_deliveries_endpoint_id_created_at_id", "endpoint_id", "created_at", "id"),
-        # What the dispatcher looks for: pending deliveries by due time; stays small.
+        # What the dispatcher leases: each endpoint's pending deliveries by due time; stays small.
         Index(
-            "ix_webhook_deliveries_due",
+            "ix_webhook_deliveries_endpoint_id_due",
+            "endpoint_id",
             "next_attempt_at",
             postgresql_where=text("status = 'pending'"),
         ),
