@@ -25,9 +25,10 @@ async def purge_now(args: argparse.Namespace, admin: Admin) -> int:
 COMMANDS = [
     Command(
         name="purge",
-        help="delete published outbox events, processed-event records and expired idempotency keys"
-        " older than their retention (OUTBOX_RETENTION_HOURS, PROCESSED_EVENTS_RETENTION_DAYS,"
-        " IDEMPOTENCY_KEYS_RETENTION_HOURS); orders and their history stay",
+        help="delete published outbox events, processed-event records, expired idempotency keys"
+        " and idle webhook fan-out cursors older than their retention (OUTBOX_RETENTION_HOURS,"
+        " PROCESSED_EVENTS_RETENTION_DAYS, IDEMPOTENCY_KEYS_RETENTION_HOURS,"
+        " WEBHOOK_ORDER_CURSORS_RETENTION_DAYS); orders and their history stay",
         arguments=lambda parser: None,
         run=purge_now,
     )

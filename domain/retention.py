@@ -9,7 +9,11 @@ What goes, and why it may:
   event without a record, so the record must outlive the row;
 - expired idempotency keys (`order_idempotency_keys` older than their 24 hours): a later request
   with the same key creates a new order anyway; this removes those of users who never come back
-  (a returning user's own expired keys go as they create an order).
+  (a returning user's own expired keys go as they create an order);
+- webhook fan-out cursors (`webhook_order_cursors`, one per order ever fanned out) of orders with no
+  pending delivery and no event younger than their age: a later event of such an order recreates
+  its cursor past every event older than that age (domain/webhooks/delivery_repository.py), so
+  nothing is fanned out twice.
 Orders and their history are business data and stay.
 
 Each kind is deleted in batches, one transaction per batch, so no delete holds locks for long. Run
@@ -39,9 +43,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events.models import OutboxEvent, ProcessedEvent
-from domain.orders.models import IdempotencyKey
+from domain.orders.models import IdempotencyKey, OrderEvent
 from domain.orders.service import IDEMPOTENCY_KEY_TTL
 from domain.uow import UnitOfWork
+from domain.webhooks.models import WebhookDelivery, WebhookOrderCursor
 from infra.settings import RetentionSettings
 
 BATCH_SIZE = 5000
@@ -49,6 +54,9 @@ BATCH_SIZE = 5000
 _OUTBOX = cast(Table, OutboxEvent.__table__)
 _PROCESSED = cast(Table, ProcessedEvent.__table__)
 _KEYS = cast(Table, IdempotencyKey.__table__)
+_CURSORS = cast(Table, WebhookOrderCursor.__table__)
+_EVENTS = cast(Table, OrderEvent.__table__)
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
 _BEFORE = bindparam("before", type_=DateTime(timezone=True))
 
 
@@ -65,6 +73,13 @@ _PURGE_PROCESSED = _batched(
     (_PROCESSED.c.processed_at < _BEFORE) & ~exists().where(_OUTBOX.c.id == _PROCESSED.c.event_id),
 )
 _PURGE_KEYS = _batched([_KEYS.c.user_id, _KEYS.c.idempotency_key], _KEYS.c.created_at < _BEFORE)
+_PURGE_CURSORS = _batched(
+    [_CURSORS.c.order_id],
+    ~exists().where(_EVENTS.c.order_id == _CURSORS.c.order_id, _EVENTS.c.at >= _BEFORE)
+    & ~exists().where(
+        _DELIVERIES.c.order_id == _CURSORS.c.order_id, _DELIVERIES.c.status == "pending"
+    ),
+)
 
 
 # The advisory lock a purge batch holds: several workers purging at once would only queue behind
@@ -93,6 +108,9 @@ class RetentionRepository:
     async def purge_idempotency_keys(self, *, before: datetime) -> int:
         return await self._delete(_PURGE_KEYS, before)
 
+    async def purge_webhook_order_cursors(self, *, before: datetime) -> int:
+        return await self._delete(_PURGE_CURSORS, before)
+
 
 @dataclass(frozen=True, slots=True)
 class RetentionAges:
@@ -101,6 +119,7 @@ class RetentionAges:
     outbox: timedelta
     processed_events: timedelta
     idempotency_keys: timedelta
+    webhook_order_cursors: timedelta
 
     @classmethod
     def from_settings(cls, settings: RetentionSettings) -> RetentionAges:
@@ -108,6 +127,7 @@ class RetentionAges:
             outbox=timedelta(hours=settings.outbox_retention_hours),
             processed_events=timedelta(days=settings.processed_events_retention_days),
             idempotency_keys=timedelta(hours=settings.idempotency_keys_retention_hours),
+            webhook_order_cursors=timedelta(days=settings.webhook_order_cursors_retention_days),
         )
 
     def __post_init__(self) -> None:
@@ -119,7 +139,7 @@ class RetentionAges:
 
 
 # What `purge` removes, by name: the metric's label and the command's output.
-KINDS = ("outbox_events", "processed_events", "idempotency_keys")
+KINDS = ("outbox_events", "processed_events", "idempotency_keys", "webhook_order_cursors")
 
 
 async def purge(
@@ -143,6 +163,11 @@ async def purge(
             RetentionRepository.purge_idempotency_keys,
             now - ages.idempotency_keys,
         ),
+        (
+            "webhook_order_cursors",
+            RetentionRepository.purge_webhook_order_cursors,
+            now - ages.webhook_order_cursors,
+        ),
     )
     for kind, operation, before in plan:
         while True:
@@ -158,5 +183,6 @@ async def purge(
 
 
 def describe(removed: dict[str, int]) -> str:
-    """`removed` in words: "3 outbox events, 0 processed events, 1 idempotency keys"."""
+    """`removed` in words: "3 outbox events, 0 processed events, 1 idempotency keys, 0 webhook
+    order cursors"."""
     return ", ".join(f"{removed[kind]} {kind.replace('_', ' ')}" for kind in KINDS)

@@ -1,6 +1,6 @@
 """Nothing grows forever: `orders-admin purge` and the worker's schedule delete the bookkeeping rows
-past their age (published outbox events, processed-event records, expired idempotency keys) and
-keep orders, their history, and every row still of use."""
+past their age (published outbox events, processed-event records, expired idempotency keys, idle
+webhook fan-out cursors) and keep orders, their history, and every row still of use."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ async def _old_and_new_rows(
     now = utcnow()
     ids = {name: uuid.uuid4() for name in ("old_published", "new_published", "old_pending")}
     ids |= {"processed_gone": uuid.uuid4(), "processed_recent": uuid.uuid4()}
+    # A fan-out cursor of an order since deleted (no event left), and one of an order of today.
+    ids |= {"cursor_gone": uuid.uuid4(), "cursor_recent": uuid.UUID(live.json()["id"])}
     async with engine.begin() as connection:
         await connection.execute(
             text(
@@ -69,6 +71,11 @@ async def _old_and_new_rows(
                 ),
                 {"id": ids[name], "at": processed_at},
             )
+        for name in ("cursor_gone", "cursor_recent"):
+            await connection.execute(
+                text("INSERT INTO webhook_order_cursors (order_id, seq) VALUES (:id, 1)"),
+                {"id": ids[name]},
+            )
     return ids
 
 
@@ -84,6 +91,9 @@ async def _assert_purged(engine: AsyncEngine, ids: dict[str, uuid.UUID]) -> None
     keys = "SELECT count(*) FROM order_idempotency_keys WHERE idempotency_key = :key"
     assert await _count(engine, keys, key="old-key") == 0
     assert await _count(engine, keys, key="new-key") == 1
+    cursors = "SELECT count(*) FROM webhook_order_cursors WHERE order_id = :id"
+    assert await _count(engine, cursors, id=ids["cursor_gone"]) == 0
+    assert await _count(engine, cursors, id=ids["cursor_recent"]) == 1
     # Business data stays: both orders and their CREATED history.
     assert await _count(engine, "SELECT count(*) FROM orders") == 2
     assert await _count(engine, "SELECT count(*) FROM order_events") == 2
@@ -97,10 +107,15 @@ async def test_orders_admin_purge_removes_what_is_past_its_age_and_keeps_the_res
     status, out, err = await orders_admin(database_url, "purge")
 
     assert (status, err) == (0, "")
-    assert out == "removed 1 outbox events, 1 processed events, 1 idempotency keys\n"
+    assert out == (
+        "removed 1 outbox events, 1 processed events, 1 idempotency keys, 1 webhook order cursors\n"
+    )
     await _assert_purged(clean_db, ids)
     again = await orders_admin(database_url, "purge")
-    assert again == (0, "removed 0 outbox events, 0 processed events, 0 idempotency keys\n", "")
+    nothing = (
+        "removed 0 outbox events, 0 processed events, 0 idempotency keys, 0 webhook order cursors"
+    )
+    assert again == (0, nothing + "\n", "")
 
 
 async def test_the_worker_purges_on_its_schedule_and_counts_the_rows(
@@ -121,3 +136,4 @@ async def test_the_worker_purges_on_its_schedule_and_counts_the_rows(
         metrics = (await scraper.get(f"http://127.0.0.1:{port}/metrics")).text
     assert 'orders_retention_removed_total{kind="outbox_events"} 1.0' in metrics
     assert 'orders_retention_removed_total{kind="idempotency_keys"} 1.0' in metrics
+    assert 'orders_retention_removed_total{kind="webhook_order_cursors"} 1.0' in metrics
