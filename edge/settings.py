@@ -23,8 +23,8 @@ class LiveSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=5.0, gt=0)
     # A WebSocket that has not sent `connection_init` this long after opening is closed (4408).
     init_timeout_seconds: float = Field(default=10.0, gt=0)
-    # WebSockets one client address (as the rate limiter sees it) may hold open at once in one API
-    # process, signed in or not; past it the new socket closes with 4429.
+    # WebSockets one client address (as the rate limiter sees it) may hold open at once across the
+    # deployment's API processes, signed in or not; past it the new socket closes with 4429.
     max_connections_per_address: int = Field(default=50, ge=1)
 
 

@@ -128,7 +128,7 @@ class _Connection:
 
         hub = self._context.resources.live
         try:
-            with hub.connection(going_away, address=self._context.client_ip):
+            async with hub.connection(going_away, address=self._context.client_ip):
                 await handle()
         except TooManyConnections as exc:
             logger.info("WebSocket refused from %s: %s", self._context.client_ip, exc)

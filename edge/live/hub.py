@@ -15,7 +15,7 @@ import contextlib
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import Enum
 from typing import Any
 
@@ -94,18 +94,26 @@ class LiveHub:
         self.settings = settings
         self._redis_settings = redis_settings
         self._channel = live_channel(redis_settings.key_prefix)
-        self._leases = Leases(
+        self._subscription_leases = Leases(
             redis=redis,
             breaker=breaker,
-            key_prefix=redis_settings.key_prefix,
-            per_user=settings.max_subscriptions_per_user,
+            key_prefix=f"{redis_settings.key_prefix}live:leases:",
+            limit=settings.max_subscriptions_per_user,
+        )
+        self._address_leases = Leases(
+            redis=redis,
+            breaker=breaker,
+            key_prefix=f"{redis_settings.key_prefix}live:addresses:",
+            limit=settings.max_connections_per_address,
         )
         self._by_order: defaultdict[uuid.UUID, set[Inbox]] = defaultdict(set)
         self._by_user: defaultdict[int, set[Inbox]] = defaultdict(set)
         self._inboxes: set[Inbox] = set()
-        # How to close each open live connection (WebSocket) when the process stops.
-        self._connections: set[Callable[[], Awaitable[None]]] = set()
-        # Open connections by client address (an address with none has no entry).
+        # How to close each open live connection (WebSocket) when the process stops, and the
+        # (address, lease) it holds.
+        self._connections: dict[Callable[[], Awaitable[None]], tuple[str, str]] = {}
+        # Open connections of this process by client address (an address with none has no entry):
+        # the bound still holds here while Redis, which counts the whole deployment's, is away.
         self._per_address: Counter[str] = Counter()
         self._stopping = asyncio.Event()
         # Set whenever a connection or an inbox goes away (drain waits for all of them).
@@ -153,22 +161,30 @@ class LiveHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    @contextlib.contextmanager
-    def connection(self, close: Callable[[], Awaitable[None]], *, address: str) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def connection(
+        self, close: Callable[[], Awaitable[None]], *, address: str
+    ) -> AsyncIterator[None]:
         """Register an open live connection from client `address`, so that `drain` can close it;
-        `TooManyConnections` when that address already holds LIVE_MAX_CONNECTIONS_PER_ADDRESS."""
-        if self._per_address[address] >= self.settings.max_connections_per_address:
-            raise TooManyConnections(self.settings.max_connections_per_address)
+        `TooManyConnections` when that address already holds LIVE_MAX_CONNECTIONS_PER_ADDRESS across
+        the deployment."""
+        limit = self.settings.max_connections_per_address
+        lease = uuid.uuid4().hex
+        if self._per_address[address] >= limit or not await self._address_leases.take(
+            address, lease
+        ):
+            raise TooManyConnections(limit)
         self._per_address[address] += 1
-        self._connections.add(close)
+        self._connections[close] = (address, lease)
         try:
             yield
         finally:
-            self._connections.discard(close)
+            del self._connections[close]
             self._per_address[address] -= 1
             if not self._per_address[address]:
                 del self._per_address[address]
             self._gone.set()
+            await self._address_leases.release(address, lease)
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -178,7 +194,7 @@ class LiveHub:
         anything is read, so that nothing committed from then on can slip past it. Raises
         `TooManyLiveSubscriptions` past the per-user limit."""
         inbox = Inbox(user_id=user_id, order_id=order_id, ends_on_drain=ends_on_drain)
-        if not await self._leases.take(user_id, inbox.lease):
+        if not await self._subscription_leases.take(user_id, inbox.lease):
             raise TooManyLiveSubscriptions(self.settings.max_subscriptions_per_user)
         if self._stopping.is_set():
             inbox.push(Signal.CLOSED)
@@ -190,7 +206,7 @@ class LiveHub:
         finally:
             LIVE_SUBSCRIPTIONS.dec()
             self._forget(inbox)
-            await self._leases.release(user_id, inbox.lease)
+            await self._subscription_leases.release(user_id, inbox.lease)
 
     def _forget(self, inbox: Inbox) -> None:
         self._inboxes.discard(inbox)
@@ -204,7 +220,10 @@ class LiveHub:
         while not self._stopping.is_set():
             await pause(LEASE_SECONDS / 3, self._stopping)
             if self._inboxes:
-                await self._leases.renew([(inbox.user_id, inbox.lease) for inbox in self._inboxes])
+                held = [(inbox.user_id, inbox.lease) for inbox in self._inboxes]
+                await self._subscription_leases.renew(held)
+            if self._connections:
+                await self._address_leases.renew(list(self._connections.values()))
 
     async def _listen(self) -> None:
         # Its own connection without the request path's short timeout: it waits for messages.

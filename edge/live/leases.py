@@ -1,6 +1,7 @@
-"""Leases in Redis that count each user's live subscriptions across the API processes
-(`LIVE_MAX_SUBSCRIPTIONS_PER_USER`): a subscription holds one while it is open; a process that dies
-stops renewing its leases and they lapse within `LEASE_SECONDS`."""
+"""Leases in Redis that count what an owner holds open across every API process: each user's live
+subscriptions (`LIVE_MAX_SUBSCRIPTIONS_PER_USER`), each client address's WebSockets
+(`LIVE_MAX_CONNECTIONS_PER_ADDRESS`). One lease per open thing; a process that dies stops renewing its
+leases and they lapse within `LEASE_SECONDS`."""
 
 from __future__ import annotations
 
@@ -30,29 +31,28 @@ return 1
 
 
 class Leases:
-    """Each user's leases: a sorted set of lease ids scored by expiry, under `key_prefix`."""
+    """Each owner's leases: a sorted set of lease ids scored by expiry, at `key_prefix` + owner; an
+    owner holds at most `limit` at once."""
 
-    def __init__(
-        self, *, redis: Redis, breaker: RedisBreaker, key_prefix: str, per_user: int
-    ) -> None:
+    def __init__(self, *, redis: Redis, breaker: RedisBreaker, key_prefix: str, limit: int) -> None:
         self._redis = redis
         self._breaker = breaker
-        self._prefix = f"{key_prefix}live:leases:"
-        self._per_user = per_user
+        self._prefix = key_prefix
+        self._limit = limit
         self._acquire = redis.register_script(_ACQUIRE)
         # Lease calls in flight at once: a burst of subscriptions must not take every connection of
         # the pool the requests share (it does not wait, it fails, and that would trip the breaker).
         self._calls = asyncio.Semaphore(LEASE_CALLS)
 
-    def _key(self, user_id: int) -> str:
-        return f"{self._prefix}{user_id}"
+    def _key(self, owner: object) -> str:
+        return f"{self._prefix}{owner}"
 
-    async def take(self, user_id: int, lease: str) -> bool:
-        """Take `lease` for `user_id`, unless they hold `per_user` already."""
+    async def take(self, owner: object, lease: str) -> bool:
+        """Take `lease` for `owner`, unless they hold `limit` already."""
 
         async def acquire() -> bool:
             taken = await self._acquire(
-                keys=[self._key(user_id)], args=[time.time(), self._per_user, LEASE_SECONDS, lease]
+                keys=[self._key(owner)], args=[time.time(), self._limit, LEASE_SECONDS, lease]
             )
             return bool(taken)
 
@@ -60,23 +60,23 @@ class Leases:
         async with self._calls:
             return await self._breaker.call(acquire, fallback=True, what="live lease")
 
-    async def release(self, user_id: int, lease: str) -> None:
+    async def release(self, owner: object, lease: str) -> None:
         async with self._calls:
             await self._breaker.call(
-                lambda: self._redis.zrem(self._key(user_id), lease),
+                lambda: self._redis.zrem(self._key(owner), lease),
                 fallback=0,
                 what="live lease release",
             )
 
-    async def renew(self, held: Iterable[tuple[int, str]]) -> None:
-        """Push the expiry of every `(user_id, lease)` held by this process `LEASE_SECONDS` ahead."""
+    async def renew(self, held: Iterable[tuple[object, str]]) -> None:
+        """Push the expiry of every `(owner, lease)` held by this process `LEASE_SECONDS` ahead."""
         expiry = time.time() + LEASE_SECONDS
 
         async def renew() -> None:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for user_id, lease in held:
-                    pipe.zadd(self._key(user_id), {lease: expiry}, xx=True)
-                    pipe.expire(self._key(user_id), int(LEASE_SECONDS) + 1)
+                for owner, lease in held:
+                    pipe.zadd(self._key(owner), {lease: expiry}, xx=True)
+                    pipe.expire(self._key(owner), int(LEASE_SECONDS) + 1)
                 await pipe.execute()
 
         await self._breaker.call(renew, fallback=None, what="live lease renewal")

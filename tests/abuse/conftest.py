@@ -34,7 +34,8 @@ from tests.support.processes import ManagedProcess, Processes, free_port
 class Api:
     process: ManagedProcess
     base_url: str
-    # REDIS_KEY_PREFIX of this process (each API process of a test has its own).
+    # REDIS_KEY_PREFIX of this process (each API process of a test has its own, unless the test
+    # starts two of one deployment with the same).
     key_prefix: str = ""
 
     def client(self, address: str = "192.0.2.1") -> httpx.AsyncClient:
@@ -64,8 +65,8 @@ def _processes(database_url: str, key_dir: Path, redis_prefix: str) -> Processes
 
 
 async def _start(processes: Processes, redis_prefix: str, **overrides: str) -> Api:
-    prefix = f"{redis_prefix}{uuid.uuid4().hex[:6]}:"
-    api, base_url = processes.api(**{"REDIS_KEY_PREFIX": prefix, **overrides})
+    prefix = overrides.pop("REDIS_KEY_PREFIX", f"{redis_prefix}{uuid.uuid4().hex[:6]}:")
+    api, base_url = processes.api(REDIS_KEY_PREFIX=prefix, **overrides)
     await processes.ready(api)
     return Api(process=api, base_url=base_url, key_prefix=prefix)
 

@@ -1,6 +1,7 @@
 """Idle sockets: a WebSocket that never sends `connection_init` is closed after
 LIVE_INIT_TIMEOUT_SECONDS on both protocols, and one client address holds at most
-LIVE_MAX_CONNECTIONS_PER_ADDRESS (50) sockets at once; past it the new one closes with 4429."""
+LIVE_MAX_CONNECTIONS_PER_ADDRESS (50) sockets at once across the API processes; past it the new one
+closes with 4429."""
 
 from __future__ import annotations
 
@@ -108,3 +109,26 @@ async def test_one_address_holds_at_most_fifty_sockets(start_api: StartApi) -> N
     assert other_code is None
     assert again_code is None
     assert api.process.count("WebSocket refused from 203.0.113.9") == 2
+
+
+async def test_the_limit_holds_across_the_api_processes_of_a_deployment(
+    start_api: StartApi,
+) -> None:
+    # Two processes of one deployment (one Redis key prefix); the address's sockets are spread over
+    # both, as a load balancer would spread them.
+    # The count is in Redis; on a busy test machine its default 0.1 s timeout could open the breaker,
+    # and the limit fails open without Redis.
+    deployment = {"LIVE_MAX_CONNECTIONS_PER_ADDRESS": "4", "REDIS_SOCKET_TIMEOUT_SECONDS": "5"}
+    first = await start_api(**deployment)
+    second = await start_api(**deployment, REDIS_KEY_PREFIX=first.key_prefix)
+    async with contextlib.AsyncExitStack() as stack:
+        for api in (first, second, first, second):
+            await stack.enter_async_context(idle_socket(api))
+        async with idle_socket(second) as refused:
+            refused_code = await close_code(refused, within=10)
+        async with idle_socket(first, address="203.0.113.10") as other:
+            other_code = await close_code(other, within=0.5)
+
+    assert refused_code == 4429
+    assert other_code is None
+    assert second.process.count("WebSocket refused from 203.0.113.9") == 1
