@@ -100,5 +100,5 @@ def main() -> None:
     settings = get_consumer_settings()
     configure_logging(settings.app)
     configure_tracing("orders-consumer")
-    serve_metrics(settings.consumer.metrics_port)
+    serve_metrics(settings.consumer.metrics_port, settings.app)
     asyncio.run(consume(settings))

@@ -157,5 +157,5 @@ def main() -> None:
     # attempts are logged here, by delivery and endpoint id, when they fail.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     configure_tracing("orders-webhooks")
-    serve_metrics(settings.dispatcher.metrics_port)
+    serve_metrics(settings.dispatcher.metrics_port, settings.app)
     asyncio.run(dispatch(settings))

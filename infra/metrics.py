@@ -1,14 +1,27 @@
 """Prometheus metrics, defined once for every process.
 
-The API serves them at /metrics; the consumer and the worker on their own port when METRICS_PORT is
-set (0, the default, serves none). Each process has its own registry: scrape every replica (compose
+The API serves them at /metrics; the consumer, the worker and the webhook dispatcher at /metrics of
+their own port when their METRICS_PORT is set (0, the default, serves none). In production every one
+answers only `Authorization: Bearer <METRICS_TOKEN>` (`metrics_allowed`). Each process has its own registry: scrape every replica (compose
 scales containers, each with one uvicorn worker). With several uvicorn workers in one process group,
 set PROMETHEUS_MULTIPROC_DIR as prometheus_client documents.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import hmac
+import threading
+from collections.abc import Iterable
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
+
+from infra.settings import AppSettings, Environment
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 HTTP_REQUESTS = Counter(
     "orders_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -68,7 +81,43 @@ WEBHOOK_ENDPOINTS_DISABLED = Counter(
 )
 
 
-def serve_metrics(port: int) -> None:
-    """For the processes without an HTTP server of their own (consumer, worker)."""
-    if port:
-        start_http_server(port)
+def metrics_allowed(authorization: str | None, settings: AppSettings) -> bool:
+    """Outside production, anyone (a laptop, the tests); in production, only the scraper that sends
+    METRICS_TOKEN (none set: nobody): per-route counts of registrations, logins and orders are
+    business figures."""
+    if settings.environment is not Environment.PRODUCTION:
+        return True
+    if settings.metrics_token is None:
+        return False
+    expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+    return hmac.compare_digest((authorization or "").encode(), expected)
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes are not worth a log line each."""
+
+
+def serve_metrics(port: int, settings: AppSettings) -> None:
+    """For the processes without an HTTP server of their own: prometheus_client's WSGI app behind
+    `metrics_allowed`, in a daemon thread."""
+    if not port:
+        return
+    metrics: WSGIApplication = make_wsgi_app()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if metrics_allowed(environ.get("HTTP_AUTHORIZATION"), settings):
+            return metrics(environ, start_response)
+        start_response(
+            "401 Unauthorized",
+            [("Content-Type", "text/plain; charset=utf-8"), ("WWW-Authenticate", "Bearer")],
+        )
+        return [b"/metrics needs Authorization: Bearer <METRICS_TOKEN>\n"]
+
+    wsgi: WSGIApplication = app
+    server = make_server("", port, wsgi, _Server, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()

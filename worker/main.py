@@ -68,5 +68,5 @@ async def serve(broker: ReliableStreamBroker, settings: WorkerProcessSettings) -
 def main() -> None:
     settings = get_worker_settings()
     configure_logging(settings.app)
-    serve_metrics(settings.worker.metrics_port)
+    serve_metrics(settings.worker.metrics_port, settings.app)
     asyncio.run(serve(create_broker(settings), settings))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 
@@ -15,8 +14,7 @@ from api.problem_details import problem_response
 from domain.users.errors import NOT_AUTHENTICATED
 from edge.errors import ErrorCode
 from edge.resources import Resources
-from infra.metrics import OUTBOX_BACKLOG
-from infra.settings import AppSettings, Environment
+from infra.metrics import OUTBOX_BACKLOG, metrics_allowed
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -51,22 +49,10 @@ class OutboxBacklog:
             return float("nan")
 
 
-def _allowed(request: Request, settings: AppSettings) -> bool:
-    """Outside production, anyone (a laptop, the tests); in production, only the scraper that sends
-    METRICS_TOKEN: per-route counts of registrations, logins and orders are business figures."""
-    if settings.environment is not Environment.PRODUCTION:
-        return True
-    if settings.metrics_token is None:
-        return False
-    expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
-    given = (request.headers.get("Authorization") or "").encode()
-    return hmac.compare_digest(given, expected)
-
-
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     resources: Resources = request.app.state.resources
-    if not _allowed(request, resources.settings.app):
+    if not metrics_allowed(request.headers.get("Authorization"), resources.settings.app):
         return problem_response(
             request.scope,
             code=ErrorCode.UNAUTHENTICATED,

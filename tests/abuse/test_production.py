@@ -1,16 +1,18 @@
 """With ENVIRONMENT=production the developer tools are off unless asked for (introspection, "did you
-mean" hints, GraphiQL), /metrics answers only METRICS_TOKEN, and the API refuses to start on a Redis
-that asks for no password."""
+mean" hints, GraphiQL), /metrics answers only METRICS_TOKEN (the API's, and the metrics port of the
+processes without an HTTP server), and the API refuses to start on a Redis that asks for no password."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.abuse.conftest import Api, StartApi, _processes, codes, post_graphql
+from tests.support.processes import free_port
 
 METRICS_TOKEN = "metrics-5ecret-for-the-scraper"
 INTROSPECTION = "{ __schema { types { name } } }"
@@ -106,6 +108,36 @@ async def test_metrics_without_a_token_set_answer_nobody_in_production(
     async with api.client() as client:
         empty = await client.get("/metrics", headers={"Authorization": "Bearer"})
     assert empty.status_code == 401
+
+
+async def test_the_workers_metrics_port_answers_only_the_metrics_token_in_production(
+    database_url: str,
+    key_dir: Path,
+    redis_prefix: str,
+    redis_with_password: str,
+    clean_db: AsyncEngine,
+) -> None:
+    processes = _processes(database_url, key_dir, redis_prefix)
+    port = free_port()
+    worker = processes.worker(
+        **production_env(database_url, redis_with_password), WORKER_METRICS_PORT=str(port)
+    )
+    try:
+        await processes.ready(worker)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            anonymous = await client.get("/metrics")
+            wrong = await client.get("/metrics", headers={"Authorization": "Bearer guess"})
+            scraper = await client.get(
+                "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+            )
+    finally:
+        await processes.stop_all()
+
+    assert [anonymous.status_code, wrong.status_code] == [401, 401]
+    assert "orders_tasks_total" not in anonymous.text
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    assert scraper.status_code == 200
+    assert "# TYPE orders_tasks_total counter" in scraper.text
 
 
 async def test_production_refuses_to_start_on_a_redis_that_asks_no_password(
