@@ -17,7 +17,7 @@ from domain.orders.permissions import CustomerStatusChanges
 from domain.uow import UnitOfWork
 from domain.users.passwords import PasswordHasher
 from domain.users.roles import RoleCache
-from domain.users.service import LoginLimits
+from domain.users.service import LoginLimits, device_failures_rule
 from domain.users.tokens import TokenService
 from edge.live import LiveHub
 from edge.order_cache import CountedOrderCache, OrderCache
@@ -46,6 +46,10 @@ class RateLimitRules:
                 ),
                 per_account=RateLimitRule.parse(
                     "login_account", settings.rate_limit.login_per_account_global
+                ),
+                device_failures=device_failures_rule(
+                    max_failures=settings.auth.device_token_max_failures,
+                    lifetime_days=settings.auth.device_token_expire_days,
                 ),
             ),
         )

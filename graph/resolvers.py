@@ -112,7 +112,11 @@ async def register(info: Info, email: str, password: str) -> User:
 
 
 async def token(
-    info: Info, email: str, password: str, scope: str | None = strawberry.UNSET
+    info: Info,
+    email: str,
+    password: str,
+    scope: str | None = strawberry.UNSET,
+    device_token: str | None = strawberry.UNSET,
 ) -> Token:
     context = info.context
     await _spend_auth_budget(context)
@@ -127,6 +131,7 @@ async def token(
             scope=None if scope is strawberry.UNSET else scope,
             limiter=context.resources.limiter,
             limits=context.resources.rate_limits.login,
+            device_token=None if device_token is strawberry.UNSET else device_token,
         )
     return Token.from_domain(access)
 

@@ -87,7 +87,9 @@ class Mutation:
         resolver=resolvers.token,
         description="Log in: a bearer token, for the header `Authorization: Bearer <accessToken>`. "
         "`scope` (OAuth2, space-separated) asks for fewer scopes than the account has (staff: "
-        "`orders` to act as a customer); one the account lacks is BAD_USER_INPUT.",
+        "`orders` to act as a customer); one the account lacks is BAD_USER_INPUT. "
+        "`deviceToken`: the `deviceToken` an earlier login of this account answered to this "
+        "client; with it, others' failed guesses do not rate-limit this client's login.",
     )
     create_order: Order = strawberry.mutation(
         resolver=resolvers.create_order,

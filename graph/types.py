@@ -90,6 +90,11 @@ class Token:
         description="The token's OAuth2 scopes, space-separated: `orders`, and `orders:manage` "
         "for staff."
     )
+    device_token: str = strawberry.field(
+        description="Send it back as `deviceToken` with this account's next logins: it lets this "
+        "client log in while others' failed guesses have the account rate-limited (its own "
+        "failures still count, and five of them revoke it). Opaque; valid 90 days."
+    )
 
     @classmethod
     def from_domain(cls, token: users.AccessToken) -> Token:
@@ -98,6 +103,7 @@ class Token:
             token_type=token.token_type,
             expires_in=token.expires_in,
             scope=token.scope,
+            device_token=token.device_token,
         )
 
 

@@ -167,6 +167,12 @@ class AuthSettings(BaseSettings):
     jwt_issuer: str = "orders"
     jwt_audience: str = "orders-api"
     access_token_expire_minutes: int = Field(default=30, ge=1)
+    # A login also answers a device token, valid this long: sent back with the next login, it lets
+    # that client past RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL, so others' failures cannot lock it out.
+    device_token_expire_days: int = Field(default=90, ge=1)
+    # Failed logins with one device token after which it is revoked (that client meets the limits
+    # of clients without one again).
+    device_token_max_failures: int = Field(default=5, ge=1)
     # Password checks (login, registration) that may wait for the hashing thread; past it the
     # request is refused at once with 503 and Retry-After instead of queueing.
     password_hashing_max_waiting: int = Field(default=32, ge=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, status
+from fastapi import Depends, Form, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import AppResources, UoW, form_body
@@ -42,6 +42,13 @@ async def token(
     uow: UoW,
     resources: AppResources,
     request: Request,
+    device_token: Annotated[
+        str | None,
+        Form(
+            description="The `device_token` an earlier login of this account answered to this "
+            "client: with it, others' failed guesses do not rate-limit this client's login."
+        ),
+    ] = None,
 ) -> AccessToken:
     """OAuth2 password flow: form fields `username` (the email) and `password` → a bearer token.
 
@@ -53,6 +60,11 @@ async def token(
     (`RATE_LIMIT_LOGIN_PER_ACCOUNT`), and per account from every address
     (`RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL`); past any of them, 429, whether or not the email has an
     account. 503 with Retry-After when too many password checks are already waiting.
+
+    Each success also answers a `device_token`. Sent back in the form field `device_token` with a
+    later login of the same account, it replaces the per-account limit for this client, so guesses
+    from elsewhere cannot lock it out; its own failed logins count, and five
+    (`DEVICE_TOKEN_MAX_FAILURES`) revoke it. An invalid, expired or revoked one counts as none.
 
     Failures also carry OAuth2's `error` member (RFC 6749 §5.2): `invalid_grant` for a wrong email
     or password (401), `invalid_request` for a missing field or a body that is not form data,
@@ -68,4 +80,5 @@ async def token(
         scope=" ".join(form.scopes),
         limiter=resources.limiter,
         limits=resources.rate_limits.login,
+        device_token=device_token,
     )

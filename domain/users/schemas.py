@@ -72,3 +72,9 @@ class AccessToken(BaseModel):
         "for staff.",
         examples=["orders"],
     )
+    device_token: str = Field(
+        description="Send it back as `device_token` with this account's next logins: it lets this "
+        "client log in while others' failed guesses have the account rate-limited (its own "
+        "failures still count, and five of them (DEVICE_TOKEN_MAX_FAILURES) revoke it). Opaque; "
+        "valid 90 days (DEVICE_TOKEN_EXPIRE_DAYS)."
+    )

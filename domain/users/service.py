@@ -21,7 +21,7 @@ from domain.users.models import User
 from domain.users.passwords import PasswordHasher
 from domain.users.roles import Role, RoleCache, granted_scopes
 from domain.users.schemas import AccessToken, UserCreate, UserProfile
-from domain.users.tokens import TokenService, VerifiedToken
+from domain.users.tokens import DeviceToken, TokenService, VerifiedToken
 from infra.ratelimit import RateLimiter, RateLimitRule
 from infra.text import is_storable
 
@@ -51,10 +51,18 @@ async def register_user(
 
 @dataclass(frozen=True, slots=True)
 class LoginLimits:
-    """The two limits on attempts to log into one account (RATE_LIMIT_LOGIN_PER_ACCOUNT[_GLOBAL])."""
+    """The limits on attempts to log into one account (RATE_LIMIT_LOGIN_PER_ACCOUNT[_GLOBAL]), and
+    on failures with one device token (DEVICE_TOKEN_MAX_FAILURES, `device_failures_rule`)."""
 
     per_address: RateLimitRule
     per_account: RateLimitRule
+    device_failures: RateLimitRule
+
+
+def device_failures_rule(*, max_failures: int, lifetime_days: int) -> RateLimitRule:
+    """Failures counted per device token for as long as one lives: the count passes the rule's
+    amount at the `max_failures`th failure, which revokes the token."""
+    return RateLimitRule.parse("device_failures", f"{max_failures - 1}/{lifetime_days} days")
 
 
 async def issue_token(
@@ -68,8 +76,9 @@ async def issue_token(
     scope: str | None = None,
     limiter: RateLimiter | None = None,
     limits: LoginLimits | None = None,
+    device_token: str | None = None,
 ) -> AccessToken:
-    """Check the credentials and issue an access token.
+    """Check the credentials and issue an access token, and a device token for this client.
 
     The token carries the OAuth2 scopes of the user's role (`granted_scopes`), or the fewer ones
     `scope` asks for; asking for one the role lacks raises `InvalidScope` (after the credentials
@@ -82,19 +91,47 @@ async def issue_token(
     then `per_account` from every address together (an attempt refused per address is not counted
     there, so one address cannot spend an account's whole ceiling faster than its own limit allows,
     and cannot lock the owner out of another address). Each attempt on an email (lower-cased) is
-    counted before anything is checked, successful or not, whether or not an account has that email;
-    past a limit `RateLimitExceeded`, the same for every email. Redis unreachable: no limit (fails
-    open, like every limit).
+    counted before the password is checked, successful or not, whether or not an account has that
+    email; past a limit `RateLimitExceeded`, the same for every email. Redis unreachable: no limit
+    (fails open, like every limit).
+
+    A `device_token` this account was given at an earlier login (OWASP's device cookies) replaces
+    `per_account` for that client, so others' failures cannot lock it out: its own failures are
+    counted under the token, and `device_failures` of them revoke it; `per_address` still applies.
+    A device token that is invalid, expired, revoked or another account's counts as none.
     """
+    account = _account_identity(email)
     if limits is not None:
-        account = _account_identity(email)
         await spend(limiter, limits.per_address, f"{account}:ip:{client_ip}")
-        await spend(limiter, limits.per_account, account)
     # No account has an email PostgreSQL cannot store (NUL, lone surrogates): nothing to look up.
     user = await uow.users.get_by_email(email) if is_storable(email) else None
+    device = await _trusted_device(tokens, device_token, user, limiter, limits)
+    if limits is not None and device is None:
+        await spend(limiter, limits.per_account, account)
     if not await hasher.verify(password, user.password_hash if user else None) or user is None:
+        if limits is not None and limiter is not None and device is not None:
+            await limiter.hit(limits.device_failures, _device_identity(device))
         raise InvalidCredentials
     return tokens.issue(user_id=user.id, scopes=granted_scopes(user.role, scope))
+
+
+async def _trusted_device(
+    tokens: TokenService,
+    device_token: str | None,
+    user: User | None,
+    limiter: RateLimiter | None,
+    limits: LoginLimits | None,
+) -> DeviceToken | None:
+    """The device token, if it is valid, this account's, and not revoked."""
+    device = tokens.verify_device(device_token) if device_token else None
+    if device is None or user is None or device.user_id != user.id:
+        return None
+    if limits is not None and limiter is not None:
+        # Counting nothing: how many failures the token has had (None: Redis cannot tell).
+        verdict = await limiter.hit(limits.device_failures, _device_identity(device), units=0)
+        if verdict is not None and not verdict.allowed:
+            return None
+    return device
 
 
 async def get_users(*, uow: UnitOfWork, user_ids: Sequence[int]) -> dict[int, User]:
@@ -159,6 +196,10 @@ async def create_staff(*, uow: UnitOfWork, hasher: PasswordHasher, data: UserCre
     except EmailAlreadyRegistered:
         return await set_role(uow=uow, email=data.email, role=Role.STAFF)
     return RoleChange(user=user, changed=True, created=True)
+
+
+def _device_identity(device: DeviceToken) -> str:
+    return f"device:{device.token_id}"
 
 
 def _account_identity(email: str) -> str:

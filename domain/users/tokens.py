@@ -1,4 +1,4 @@
-"""RS256 access tokens: issued with the private key, verified with the public key.
+"""RS256 access tokens and device tokens: issued with the private key, verified with the public key.
 
 Verification accepts only RS256 and requires `sub`, `exp`, `iat`, `iss` and `aud`, so a token signed
 HS256 with the public key as secret, or one with `alg: none`, never passes. A verified token is
@@ -47,6 +47,15 @@ class VerifiedToken:
         return SCOPE_MANAGE in self.scopes
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceToken:
+    """What a valid device token says: the account it was issued to, and its own id (its failed
+    logins are counted under it)."""
+
+    user_id: int
+    token_id: str
+
+
 # Tokens issued before scopes existed carry none: they were customers' tokens.
 _SCOPES_OF_UNSCOPED_TOKENS = frozenset({SCOPE_ORDERS})
 
@@ -75,6 +84,9 @@ class TokenService:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._lifetime = timedelta(minutes=settings.access_token_expire_minutes)
+        # Another audience: a device token is never an access token, nor the reverse.
+        self._device_audience = f"{settings.jwt_audience}/device"
+        self._device_lifetime = timedelta(days=settings.device_token_expire_days)
         # token -> what it says; oldest entries are dropped first.
         self._verified: OrderedDict[str, VerifiedToken] = OrderedDict()
 
@@ -101,7 +113,41 @@ class TokenService:
             "scope": " ".join(scopes),
         }
         token = jwt.encode(claims, self._private_key, algorithm=ALGORITHM)
-        return AccessToken(access_token=token, expires_in=expires_in, scope=" ".join(scopes))
+        return AccessToken(
+            access_token=token,
+            expires_in=expires_in,
+            scope=" ".join(scopes),
+            device_token=self._issue_device(user_id=user_id, now=now),
+        )
+
+    def _issue_device(self, *, user_id: int, now: int) -> str:
+        claims = {
+            "sub": str(user_id),
+            "iat": now,
+            "exp": now + int(self._device_lifetime.total_seconds()),
+            "iss": self._issuer,
+            "aud": self._device_audience,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._private_key, algorithm=ALGORITHM)
+
+    def verify_device(self, token: str) -> DeviceToken | None:
+        """What a device token says; None unless it is one of ours and unexpired: a client with a
+        bad device token is a client without one."""
+        if len(token) > MAX_TOKEN_CHARS:
+            return None
+        try:
+            claims = jwt.decode(
+                token,
+                self._public_key,
+                algorithms=[ALGORITHM],
+                audience=self._device_audience,
+                issuer=self._issuer,
+                options={"require": [*_REQUIRED_CLAIMS, "jti"]},
+            )
+            return DeviceToken(user_id=int(claims["sub"]), token_id=str(claims["jti"]))
+        except (jwt.PyJWTError, ValueError, TypeError):
+            return None
 
     def verify(self, token: str) -> int:
         """The user id the token was issued to; raises `InvalidToken` for anything else."""
