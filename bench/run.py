@@ -44,6 +44,7 @@ from bench.harness import (
 from bench.live import live_scenario
 from bench.relay import empty_outbox, relay_scenario
 from bench.scenarios import (
+    ISSUE_RATE,
     WORKER_CONCURRENCY,
     costly_graphql_scenario,
     introspection_flood_scenario,
@@ -230,6 +231,9 @@ def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database
                 costly_graphql_scenario(base, costly_id, costly_token, reader_token, reader_ids)
             )
             run.results.append(introspection_flood_scenario(base, reader_token, reader_ids))
+            run.results.append(
+                introspection_flood_scenario(base, reader_token, reader_ids, per_second=ISSUE_RATE)
+            )
         print("pipeline", flush=True)
         run.extra.update(pipeline_scenario(base, dsn, writer_token))
         run.extra["/token median (one Argon2id check, sequential)"] = (
