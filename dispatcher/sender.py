@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.metadata
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -44,6 +45,7 @@ class Sender:
         self._environment = environment
         self._per_endpoint = per_endpoint
         self._clients: dict[uuid.UUID, httpx.AsyncClient] = {}
+        self._tls = _trust()
 
     def _client(self, endpoint_id: uuid.UUID) -> httpx.AsyncClient:
         client = self._clients.get(endpoint_id)
@@ -52,6 +54,7 @@ class Sender:
                 follow_redirects=False,
                 # The environment's proxies would connect to an address we did not check.
                 trust_env=False,
+                verify=self._tls,
                 timeout=self._settings.timeout_seconds,
                 limits=httpx.Limits(
                     max_connections=self._per_endpoint,
@@ -138,6 +141,14 @@ class Sender:
             response_body=bytes(kept[:LOGGED_BODY]).decode("utf-8", "replace") or None,
             retry_after=response.headers.get("retry-after"),
         )
+
+
+def _trust() -> ssl.SSLContext:
+    """Who may sign a receiver's certificate: certifi's authorities, or those of `SSL_CERT_FILE` /
+    `SSL_CERT_DIR` (OpenSSL's variables: a private CA), honoured although the client ignores the rest
+    of the environment. The certificate must name the URL's host: the handshake sends it (SNI) and
+    checks it, although the connection goes to the checked address."""
+    return httpx.create_ssl_context(trust_env=True)
 
 
 def _pinned_url(url: str, target: targets.Target) -> httpx.URL:

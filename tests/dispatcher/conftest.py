@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -76,8 +77,10 @@ def create_endpoint(webhook_db: AsyncEngine) -> CreateEndpoint:
 async def receivers() -> AsyncIterator[Callable[..., Awaitable[Receiver]]]:
     started: list[Receiver] = []
 
-    async def start(respond: Responder | None = None) -> Receiver:
-        receiver = Receiver(respond)
+    async def start(
+        respond: Responder | None = None, tls: ssl.SSLContext | None = None
+    ) -> Receiver:
+        receiver = Receiver(respond, tls)
         await receiver.start()
         started.append(receiver)
         return receiver

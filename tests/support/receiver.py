@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,8 +39,11 @@ Responder = Callable[[Received], Answer]
 
 
 class Receiver:
-    def __init__(self, respond: Responder | None = None) -> None:
+    """With `tls` (a server context), an HTTPS receiver named `localhost` in its URL."""
+
+    def __init__(self, respond: Responder | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.respond: Responder = respond or (lambda _request: Answer())
+        self.tls = tls
         self.requests: list[Received] = []
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -47,10 +51,12 @@ class Receiver:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:
+            return f"https://localhost:{self.port}/hooks"
         return f"http://127.0.0.1:{self.port}/hooks"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
