@@ -11,7 +11,13 @@ import aio_pika
 import httpx
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from yarl import URL
 
 from domain.events.models import OutboxEvent
 from domain.events.repository import OutboxRepository, OutboxRow
@@ -22,9 +28,12 @@ from infra import amqp
 from infra.db import asyncpg_dsn, utcnow
 from infra.settings import DatabaseSettings, RabbitMQSettings
 from relay.relay import OutboxRelay
-from relay.settings import OutboxSettings
+from relay.settings import OutboxSettings, ReconcileSettings
 from tests.conftest import UserFactory, order_body
 from tests.support.pipeline import new_order_event, rabbitmq_url
+from tests.support.polling import until
+from tests.support.processes import free_port
+from tests.support.tcp_proxy import TcpProxy
 
 __all__ = ["rabbitmq_url"]
 
@@ -233,3 +242,43 @@ async def test_two_relays_publish_each_event_exactly_once(
     queue = await amqp_channel.get_queue(amqp.NEW_ORDER_QUEUE)
     extra = await queue.get(fail=False, timeout=5)
     assert extra is None or extra.message_id not in {str(i) for i in ids}
+
+
+async def test_the_relay_outlives_a_reconciliation_that_cannot_reach_the_database(
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    rabbitmq_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failover's first moments: connecting fails with a bare OSError (refused here, an unknown
+    host name in Docker), which SQLAlchemy does not wrap. The reconciler meets it, then the database
+    is back: the relay is still there to publish."""
+    proxy = TcpProxy("127.0.0.1", URL(database_url).port or 5432)
+    proxy.port = free_port()  # nothing listens there until the proxy starts
+    engine = create_async_engine(str(URL(database_url).with_port(proxy.port)))
+    running = OutboxRelay(
+        session_factory=async_sessionmaker(engine, expire_on_commit=False),
+        listen_dsn=asyncpg_dsn(DatabaseSettings(url=database_url)),
+        outbox=OutboxSettings(sweep_interval_seconds=0.2, publish_timeout_seconds=2),
+        rabbitmq=RabbitMQSettings(url=rabbitmq_url),
+        # Due after every pass.
+        reconcile=ReconcileSettings(processing_deadline_seconds=0.01),
+    )
+    running.start()
+    try:
+        await until(
+            lambda: _true("reconciliation failed" in caplog.text),
+            within=10,
+            what="a reconciliation without the database",
+        )
+        await proxy.start()
+        ids = await add_pending(sessions, 1, "new_order")
+        await wait_published(sessions, ids)
+    finally:
+        await running.stop()
+        await proxy.stop()
+        await engine.dispose()
+
+
+async def _true(value: bool) -> bool:
+    return value
