@@ -15,7 +15,7 @@ CHECKOV := .tools/checkov/bin/checkov
 .PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-tracing bench-pipeline check-uv schema graphiql docs
 .PHONY: backup restore
 .PHONY: setup up down newcomer-test
-.PHONY: bench-search rabbitmq-failover-test
+.PHONY: bench-search rabbitmq-failover-test ha-test
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,10 @@ down:  ## stop the compose stack (its volumes are kept; `docker compose down -v`
 compose-test: install  ## docker-compose.yml under a real Docker Engine, end to end (installs and starts Docker if missing)
 	scripts/ensure-docker.sh
 	$(UV) run pytest tests/compose/compose_stack.py -x
+
+ha-test: install  ## deploy/ha/compose.yaml under Docker: a RabbitMQ, Redis, PostgreSQL node SIGKILLed in turn under load
+	scripts/ensure-docker.sh
+	$(UV) run pytest tests/compose/ha_stack.py -x
 
 newcomer-test: install  ## the README's "Run it" on bare Debian 12 and 13 containers, then tests/api on 3.13 (needs Docker)
 	scripts/ensure-docker.sh

@@ -32,16 +32,14 @@ import stat
 import sys
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
-import yaml
 
-from tests.compose.images import ensure_images
-from tests.compose.stack import ROOT, Stack, copy_working_tree, run
+from tests.compose.images import compose_images, ensure_images
+from tests.compose.stack import ROOT, Stack, copy_working_tree, run, set_variable
 from tests.conftest import order_body
 from tests.support.processes import free_port
 
@@ -72,24 +70,6 @@ def readme_compose_steps() -> list[str]:
     return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
 
 
-def compose_images() -> list[str]:
-    """Every image `docker compose up` runs, and the Dockerfile's base (the app image is built);
-    the services of an optional profile (observability) are not started by the test."""
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    named = {
-        service["image"]
-        for service in compose["services"].values()
-        if "build" not in service and "profiles" not in service
-    }
-    bases = re.findall(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
-    return sorted(named | set(bases))
-
-
-def _set(env: str, name: str, value: str) -> str:
-    assert re.search(rf"^{name}=", env, re.MULTILINE), name
-    return re.sub(rf"^{name}=.*$", f"{name}={value}", env, flags=re.MULTILINE)
-
-
 @dataclass
 class Shared:
     """What the tests hand on to the next ones."""
@@ -115,7 +95,7 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory, shared: Shared, pytestconfig: pytest.Config
 ) -> Iterator[Stack]:
     started = time.monotonic()
-    images = ensure_images(compose_images())
+    images = ensure_images(compose_images(ROOT / "docker-compose.yml"))
     shared.timings["images"] = time.monotonic() - started
     directory = tmp_path_factory.mktemp("compose")
     copy_working_tree(directory)
@@ -130,10 +110,10 @@ def stack(
     run(["sh", "-c", steps[0]], cwd=directory)
     env = (directory / ".env").read_text()
     for name in PASSWORDS:
-        env = _set(env, name, secrets.token_hex(12))
+        env = set_variable(env, name, secrets.token_hex(12))
     for name, port in shared.ports.items():
-        env = _set(env, name, str(port))
-    env = _set(env, "RATE_LIMIT_DEFAULT", "1000/minute")
+        env = set_variable(env, name, str(port))
+    env = set_variable(env, "RATE_LIMIT_DEFAULT", "1000/minute")
     (directory / ".env").write_text(env)
     for step in steps[1:4]:
         run(["sh", "-c", step], cwd=directory)
@@ -260,30 +240,8 @@ async def test_the_api_answers_through_its_published_port(stack: Stack, shared: 
     assert me.json()["data"] == {"me": {"id": shared.user_id, "email": shared.email}}
 
 
-def _processed_lines(stack: Stack) -> Counter[str]:
-    return Counter(
-        match.group(1)
-        for line in stack.logs("worker").stdout
-        if (match := re.fullmatch(r"Order ([0-9a-f-]{36}) processed", line))
-    )
-
-
-def wait_processed(stack: Stack, order_ids: list[str], *, within: float) -> Counter[str]:
-    """Until every order's `Order <id> processed` line is in the workers' logs; the counts."""
-    deadline = time.monotonic() + within
-    while True:
-        counts = _processed_lines(stack)
-        missing = [order_id for order_id in order_ids if not counts[order_id]]
-        if not missing:
-            return counts
-        if time.monotonic() > deadline:
-            msg = f"{len(missing)} of {len(order_ids)} orders not processed within {within}s"
-            raise AssertionError(msg)
-        time.sleep(1)
-
-
 def test_the_worker_processes_the_order_exactly_once(stack: Stack, shared: Shared) -> None:
-    counts = wait_processed(stack, [shared.first_order], within=30)
+    counts = stack.wait_processed([shared.first_order], within=30)
 
     assert counts[shared.first_order] == 1
 
@@ -382,7 +340,7 @@ async def test_scaled_burst_with_workers_killed_and_the_api_restarted_loses_noth
         await asyncio.gather(disrupt(), *(create(client) for _ in range(BURST_ORDERS)))
 
     assert len(set(created)) == BURST_ORDERS
-    counts = await asyncio.to_thread(wait_processed, stack, created, within=PROCESSED_WITHIN)
+    counts = await asyncio.to_thread(stack.wait_processed, created, within=PROCESSED_WITHIN)
     shared.timings["burst processed"] = time.monotonic() - started
     assert {counts[order_id] for order_id in created} == {1}
     processed_once = stack.psql(
@@ -453,7 +411,7 @@ async def test_stop_down_and_up_keep_users_orders_and_queued_messages(
     assert token.status_code == 200
     assert first.json()["status"] == "PAID"
     assert stack.psql("SELECT count(*) FROM orders") == str(BURST_ORDERS + 2)
-    counts = await asyncio.to_thread(wait_processed, stack, [queued], within=60)
+    counts = await asyncio.to_thread(stack.wait_processed, [queued], within=60)
     assert counts[queued] == 1
 
 

@@ -24,6 +24,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import yaml
+
 STANDINS = Path(__file__).resolve().parent / "standins"
 # The Debian releases a stand-in (or a test's own image) is built on, by the FROM line's tag.
 SUITES = ("bookworm", "trixie")
@@ -32,9 +34,11 @@ MIRROR = "http://deb.debian.org/debian"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 PULL_TIMEOUT_SECONDS = 60
 
-# Every third-party image docker-compose.yml (and the Dockerfile's FROM) names → its stand-in's folder.
+# Every third-party image docker-compose.yml, deploy/ha/compose.yaml and the Dockerfiles' FROM lines
+# name → its stand-in's folder.
 STANDIN_FOLDERS = {
     "python:3.13-slim": "python",
+    "debian:bookworm-slim": "debian",
     "postgres:16-alpine": "postgres",
     "redis:7-alpine": "redis",
     "rabbitmq:3.13-management-alpine": "rabbitmq",
@@ -201,6 +205,24 @@ def ensure_image(image: str) -> str:
         _build_standin(image)
         how = "stand-in"
     return f"{how} ({time.monotonic() - started:.0f}s)"
+
+
+def compose_images(compose_file: Path) -> list[str]:
+    """Every image `docker compose up` runs from `compose_file` and the base images of what it builds
+    (their Dockerfiles' FROM lines); the services of an optional profile (observability) are left
+    out, and so are the images the file builds itself."""
+    compose = yaml.safe_load(compose_file.read_text())
+    services = [service for service in compose["services"].values() if "profiles" not in service]
+    built = {service["image"] for service in services if "build" in service}
+    bases: set[str] = set()
+    for service in services:
+        if "build" in service:
+            build = service["build"]
+            context = compose_file.parent / (build if isinstance(build, str) else build["context"])
+            dockerfile = (context / "Dockerfile").read_text()
+            bases |= set(re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE))
+    named = {service["image"] for service in services if "build" not in service}
+    return sorted((named - built) | bases)
 
 
 def ensure_images(images: list[str]) -> dict[str, str]:

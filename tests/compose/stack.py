@@ -7,9 +7,11 @@ what a clone would, and never touches a developer's own `.env` or `.secret_key/`
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 # What the compose file's names start with; one project per machine at a time.
 PROJECT = "orders-compose-test"
-PROJECT_LABEL = f"label=com.docker.compose.project={PROJECT}"
 
 
 def run(args: list[str], *, cwd: Path | None = None, timeout: float = 600) -> str:
@@ -41,6 +42,12 @@ def copy_working_tree(destination: Path) -> None:
             shutil.copy2(source, target)
 
 
+def set_variable(env: str, name: str, value: str) -> str:
+    """`env` (a .env file's text) with the line of `name`, which must be there, set to `value`."""
+    assert re.search(rf"^{name}=", env, re.MULTILINE), name
+    return re.sub(rf"^{name}=.*$", f"{name}={value}", env, flags=re.MULTILINE)
+
+
 @dataclass(frozen=True)
 class Logs:
     stdout: list[str]
@@ -50,18 +57,33 @@ class Logs:
 @dataclass(frozen=True)
 class Stack:
     directory: Path
+    project: str = PROJECT
+    # `docker compose` options naming another compose file than the directory's own, and its .env.
+    files: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"label=com.docker.compose.project={self.project}"
 
     def compose(self, *args: str, timeout: float = 600) -> str:
         """`docker compose` (v2, the Go CLI) on this project."""
-        return run(["docker", "compose", "-p", PROJECT, *args], cwd=self.directory, timeout=timeout)
+        return run(
+            ["docker", "compose", "-p", self.project, *self.files, *args],
+            cwd=self.directory,
+            timeout=timeout,
+        )
 
     def compose_v1(self, *args: str, timeout: float = 600) -> str:
         """`docker-compose` (Debian's 1.29), which the README promises works as well."""
-        return run(["docker-compose", "-p", PROJECT, *args], cwd=self.directory, timeout=timeout)
+        return run(
+            ["docker-compose", "-p", self.project, *self.files, *args],
+            cwd=self.directory,
+            timeout=timeout,
+        )
 
     def containers(self, service: str | None = None) -> list[str]:
         """Ids of this project's containers (of one service), running or not."""
-        filters = ["--filter", PROJECT_LABEL]
+        filters = ["--filter", self.label]
         if service:
             filters += ["--filter", f"label=com.docker.compose.service={service}"]
         return run(["docker", "ps", "-a", "-q", "--no-trunc", *filters]).split()
@@ -104,6 +126,27 @@ class Stack:
             stderr += result.stderr.splitlines()
         return Logs(stdout=stdout, stderr=stderr)
 
+    def processed(self) -> Counter[str]:
+        """How many `Order <id> processed` lines the workers printed, by order id."""
+        return Counter(
+            match.group(1)
+            for line in self.logs("worker").stdout
+            if (match := re.fullmatch(r"Order ([0-9a-f-]{36}) processed", line))
+        )
+
+    def wait_processed(self, order_ids: list[str], *, within: float) -> Counter[str]:
+        """Until every order's `Order <id> processed` line is in the workers' logs; the counts."""
+        deadline = time.monotonic() + within
+        while True:
+            counts = self.processed()
+            missing = [order_id for order_id in order_ids if not counts[order_id]]
+            if not missing:
+                return counts
+            if time.monotonic() > deadline:
+                msg = f"{len(missing)} of {len(order_ids)} orders not processed within {within}s"
+                raise AssertionError(msg)
+            time.sleep(1)
+
     def psql(self, sql: str) -> str:
         """One query in the postgres container (its port is not published), as the compose user."""
         return self.compose(
@@ -115,7 +158,7 @@ class Stack:
         return {
             "containers": self.containers(),
             **{
-                f"{kind}s": run(["docker", kind, "ls", "-q", "--filter", PROJECT_LABEL]).split()
+                f"{kind}s": run(["docker", kind, "ls", "-q", "--filter", self.label]).split()
                 for kind in ("network", "volume")
             },
         }
