@@ -66,6 +66,7 @@ async def dispatch(settings: DispatcherProcessSettings) -> None:
         made=attempts.wake.set,
         database_errors=DATABASE_ERRORS,
     )
+    logger.info("webhooks: connecting to RabbitMQ")
     connection = await amqp.connect(settings.rabbitmq, stopping=stopping)
     loops: list[asyncio.Task[None]] = []
     try:
@@ -97,8 +98,10 @@ async def dispatch(settings: DispatcherProcessSettings) -> None:
         loops += [leasing, upkeep, heartbeat]
         await stopping.wait()
         logger.info("stopping: no new messages or attempts")
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(queue.cancel(consumer_tag), 2)
+        if connection.connected.is_set():
+            # Without a connection there is no consumer to cancel (and nobody to answer).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(queue.cancel(consumer_tag), 2)
         heartbeat.cancel()
         await asyncio.gather(leasing, upkeep, return_exceptions=True)
         # Messages and attempts in hand finish (the batchers and the recorder run until they do).

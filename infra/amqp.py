@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
@@ -26,6 +28,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aio_pika.connection import make_url
 from aiormq.exceptions import AMQPConnectionError
 from pamqp.common import FieldTable
 from yarl import URL
@@ -131,20 +134,45 @@ async def connect(
         max_delay=interval,
     )
     while not stopping.is_set():
-        url = nodes.current
+        # connect_robust's two steps, so that an attempt given up on can be closed: its
+        # reconnection task would otherwise outlive it, holding the process for the timeout.
+        connection = aio_pika.RobustConnection(
+            make_url(nodes.current, reconnect_interval=interval), reconnect_interval=interval
+        )
         try:
-            connection = await aio_pika.connect_robust(url, reconnect_interval=interval, timeout=10)
+            connected = await _unless_stopping(connection.connect(timeout=10), stopping)
         except CONNECT_ERRORS as exc:
+            await connection.close()
             nodes.advance()
             # A whole turn of the ring without a node: that is the outage, logged once.
             if nodes.at_start:
                 await pause(outage.failed(exc), stopping)
-        else:
-            outage.recovered()
-            if isinstance(connection, aio_pika.RobustConnection):
-                _follow_nodes(connection, nodes, interval=interval)
-            return connection
+            continue
+        if not connected:
+            await connection.close()
+            return None
+        outage.recovered()
+        _follow_nodes(connection, nodes, interval=interval)
+        return connection
     return None
+
+
+async def _unless_stopping(connecting: Coroutine[Any, Any, None], stopping: asyncio.Event) -> bool:
+    """Await `connecting` (True once done; its exception raised), or cancel it and answer False as
+    soon as `stopping` is set: a broker that accepts the TCP connection and never answers would
+    otherwise hold a stopping process for the whole attempt's timeout."""
+    attempt = asyncio.ensure_future(connecting)
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({attempt, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if attempt.done():
+        attempt.result()
+        return True
+    attempt.cancel()
+    await asyncio.gather(attempt, return_exceptions=True)
+    return False
 
 
 class NodeRing:
