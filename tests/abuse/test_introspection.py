@@ -99,8 +99,8 @@ async def test_graphiql_introspection_still_works_for_anyone(start_api: StartApi
 async def test_a_flood_of_the_attack_does_not_stall_another_users_cached_read(
     start_api: StartApi,
 ) -> None:
-    """Four connections send the attack back to back while another user reads an order; the
-    bound is loose (the machine running the tests is shared): the issue measured seconds."""
+    """Four connections send the attack back to back while another user reads an order, 200 times
+    one after another. The bounds leave room for a shared machine."""
     api = await start_api(RATE_LIMIT_DEFAULT="100000/minute")
     reader = await api.user()
     async with api.client() as client:
@@ -141,5 +141,7 @@ async def test_a_flood_of_the_attack_does_not_stall_another_users_cached_read(
 
     assert len(attacks) >= 4
     assert set(attacks) == {200}
-    assert statistics.median(latencies) < 0.2, sorted(latencies)[-10:]
-    assert max(latencies) < 1.5, sorted(latencies)[-10:]
+    # Between what the flood did before (priced 0, executed each time) and what it does now, both
+    # measured on the shared VM (docs/security.md, "Introspection floods").
+    assert statistics.median(latencies) < 0.15, sorted(latencies)[-10:]
+    assert max(latencies) < 1.0, sorted(latencies)[-10:]
