@@ -21,8 +21,9 @@ from api.problem_details import (
     STATUS_BY_CODE,
     problem_response,
 )
-from domain.errors import DomainError, ErrorKind, RateLimitExceeded
+from domain.errors import DomainError, ErrorKind
 from domain.orders.errors import OrderVersionMismatch
+from domain.ratelimit.budget import RateLimitExceeded
 from edge.errors import (
     ERROR_TYPE_BY_KIND,
     INTERNAL_ERROR_MESSAGE,

@@ -11,11 +11,11 @@ from contextlib import suppress
 from fastapi import Request, Response
 
 from api.deps import AppResources
-from domain.limits import spend
+from domain.ratelimit.budget import spend
+from domain.ratelimit.limiter import RateLimitRule
 from domain.users.errors import InvalidToken
 from edge.auth import client_ip, rate_limit_identity, verified_token
 from edge.ratelimit import rate_limit_headers
-from infra.ratelimit import RateLimitRule
 
 
 async def _spend(

@@ -12,8 +12,6 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from infra.ratelimit import RateLimitVerdict
-
 
 class ErrorKind(StrEnum):
     NOT_FOUND = "NOT_FOUND"
@@ -38,16 +36,3 @@ class DomainError(Exception):
     # The cause, in upper case (`EMAIL_TAKEN`): a class's own, or an instance's when one class has
     # several (an absent, invalid or expired token).
     reason: str | None = None
-
-
-class RateLimitExceeded(DomainError):
-    """Too many requests in the current window."""
-
-    kind = ErrorKind.RATE_LIMITED
-    reason = "TOO_MANY_REQUESTS"
-
-    def __init__(self, verdict: RateLimitVerdict) -> None:
-        self.verdict = verdict
-        super().__init__(
-            f"Rate limit exceeded: {verdict.limit} per window; retry in {verdict.retry_after}s"
-        )

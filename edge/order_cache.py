@@ -23,15 +23,14 @@ from typing import ClassVar, Protocol
 
 from redis.asyncio import Redis
 
-from domain.errors import RateLimitExceeded
-from domain.limits import spend
 from domain.orders import service
 from domain.orders.records import OrderRecord
+from domain.ratelimit.budget import RateLimitExceeded, spend
+from domain.ratelimit.limiter import RateLimiter, RateLimitRule, RateLimitVerdict
 from domain.uow import UnitOfWork
 from edge.order_json import order_from_json, order_json
 from infra.live import LiveMessage
 from infra.metrics import ORDER_CACHE
-from infra.ratelimit import RateLimiter, RateLimitRule, RateLimitVerdict
 from infra.redis import RedisBreaker
 from infra.tracing import annotate
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domain.errors import RateLimitExceeded
-from infra.ratelimit import RateLimitVerdict
+from domain.ratelimit.budget import RateLimitExceeded
+from domain.ratelimit.limiter import RateLimitVerdict
 
 
 def rate_limit_headers(verdict: RateLimitVerdict) -> dict[str, str]:

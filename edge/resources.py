@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.orders.permissions import CustomerStatusChanges
+from domain.ratelimit.limiter import RateLimiter, RateLimitRule
 from domain.uow import UnitOfWork
 from domain.users.passwords import PasswordHasher
 from domain.users.roles import RoleCache
@@ -24,7 +25,6 @@ from edge.order_cache import CountedOrderCache, OrderCache
 from edge.settings import LiveSettings, OrderRulesSettings
 from infra.db import create_engine, create_session_factory
 from infra.live import LivePublisher
-from infra.ratelimit import RateLimiter, RateLimitRule
 from infra.redis import RedisBreaker, create_redis
 from infra.settings import Settings
 

@@ -28,7 +28,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from domain.errors import RateLimitExceeded
+from domain.ratelimit.budget import RateLimitExceeded
 from edge.errors import MALFORMED_JSON, ErrorCode
 from edge.resources import Resources
 from edge.security import page_csp

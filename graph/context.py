@@ -11,10 +11,9 @@ from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from domain.errors import RateLimitExceeded
-from domain.limits import spend
 from domain.orders import history
 from domain.orders.schemas import OrderEventOut
+from domain.ratelimit.budget import RateLimitExceeded, spend
 from domain.uow import UnitOfWork
 from domain.users import service as users
 from domain.users.errors import INVALID_TOKEN, NOT_AUTHENTICATED, InvalidToken

@@ -48,8 +48,8 @@ from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from domain.errors import RateLimitExceeded
 from domain.orders.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from domain.ratelimit.budget import RateLimitExceeded
 from graph.context import GraphContext
 from graph.errors import QUERY_TOO_COMPLEX
 from graph.introspection import IntrospectionPrice, PastCeiling

@@ -17,7 +17,8 @@ from graphql import GraphQLError
 from pydantic import ValidationError
 from strawberry.extensions import SchemaExtension
 
-from domain.errors import DomainError, ErrorKind, RateLimitExceeded
+from domain.errors import DomainError, ErrorKind
+from domain.ratelimit.budget import RateLimitExceeded
 from edge.errors import (
     ERROR_TYPE_BY_KIND,
     INTERNAL_ERROR_MESSAGE,

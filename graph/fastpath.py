@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry import Schema
 
-from domain.errors import RateLimitExceeded
+from domain.ratelimit.budget import RateLimitExceeded
 from domain.users.errors import InvalidToken
 from edge.auth import rate_limit_identity, request_header, verified_token
 from edge.order_cache import read_order

@@ -41,7 +41,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
-from domain.errors import RateLimitExceeded
+from domain.ratelimit.budget import RateLimitExceeded
 from domain.users.errors import InvalidToken
 from edge.auth import bearer_token
 from edge.live import TooManyConnections

@@ -15,12 +15,12 @@ from typing import Annotated
 import strawberry
 from pydantic import Field, TypeAdapter
 
-from domain.limits import spend
 from domain.orders import service as orders
 from domain.orders.models import MAX_EVENT_SEQ
 from domain.orders.schemas import DEFAULT_PAGE_SIZE, OrderListQuery
 from domain.orders.service import OrderPage
 from domain.orders.status import OrderStatus
+from domain.ratelimit.budget import spend
 from domain.users import service as users
 from domain.users.errors import InvalidToken
 from domain.users.schemas import UserCreate, UserProfile

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from domain.limits import spend
+from domain.ratelimit.budget import spend
+from domain.ratelimit.limiter import RateLimiter, RateLimitRule
 from domain.uow import UnitOfWork
 from domain.users.errors import (
     AccountGone,
@@ -22,7 +23,6 @@ from domain.users.passwords import PasswordHasher
 from domain.users.roles import Role, RoleCache, granted_scopes
 from domain.users.schemas import AccessToken, UserCreate, UserProfile
 from domain.users.tokens import DeviceToken, TokenService, VerifiedToken
-from infra.ratelimit import RateLimiter, RateLimitRule
 from infra.text import is_storable
 
 

@@ -25,6 +25,7 @@ from api.problem_details import (
 )
 from api.routes.problems import _PAGES
 from domain.errors import DomainError, ErrorKind
+from domain.ratelimit.limiter import RateLimitVerdict
 from edge.errors import (
     DATABASE_UNAVAILABLE,
     ERROR_TYPE_BY_CODE,
@@ -35,7 +36,6 @@ from edge.errors import (
     validation_summary,
 )
 from graph.errors import CODE_BY_KIND, shape_error
-from infra.ratelimit import RateLimitVerdict
 
 
 def _subclasses(cls: type[DomainError]) -> list[type[DomainError]]:
