@@ -15,7 +15,7 @@ CHECKOV := .tools/checkov/bin/checkov
 .PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-tracing bench-pipeline check-uv schema graphiql docs
 .PHONY: backup restore
 .PHONY: setup up down newcomer-test
-.PHONY: bench-search rabbitmq-failover-test ha-test
+.PHONY: bench-search ha-test
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -92,9 +92,6 @@ ha-test: install  ## deploy/ha/compose.yaml under Docker: a RabbitMQ, Redis, Pos
 newcomer-test: install  ## the README's "Run it" on bare Debian 12 and 13 containers, then tests/api on 3.13 (needs Docker)
 	scripts/ensure-docker.sh
 	$(UV) run pytest tests/compose/newcomer.py
-
-rabbitmq-failover-test: install  ## a 3-node RabbitMQ cluster, new_order's leader SIGKILLed under load (flaky: not in test; docs/ha.md)
-	$(UV) run pytest tests/e2e/rabbitmq_failover.py -x
 
 soak: install  ## SOAK_ORDERS=5000 orders while consumer and worker are SIGKILLed: all processed once? (not in test)
 	$(UV) run pytest tests/soak/soak_pipeline.py -s
