@@ -52,7 +52,8 @@ from domain.orders.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from domain.ratelimit.budget import RateLimitExceeded
 from graph.context import GraphContext
 from graph.errors import QUERY_TOO_COMPLEX
-from graph.introspection import IntrospectionPrice, PastCeiling
+from graph.introspection import DocumentKey, IntrospectionPrice, PastCeiling
+from graph.recent import Recent
 
 # A list's size: `limit`, or `first` (a Relay connection's, which hands it to its `edges`).
 LIMIT_ARGUMENTS = ("limit", "first")
@@ -186,6 +187,10 @@ class _Walk:
 COSTLY_SHARE_OF_MAX = 10
 
 
+# Prices kept of documents without variables (by text and operation name).
+PRICES_KEPT = 1_000
+
+
 def costly_operations_gate() -> asyncio.Semaphore:
     """The gate costly operations pass one at a time; one per schema, so one per process."""
     return asyncio.Semaphore(1)
@@ -198,15 +203,28 @@ class QueryCost(SchemaExtension):
     nothing runs either; a costly operation waits for the `costly` gate. Every answer carries the
     cost in `extensions.cost`."""
 
-    def __init__(self, *, max_cost: int, costly: asyncio.Semaphore) -> None:
+    def __init__(
+        self,
+        *,
+        max_cost: int,
+        costly: asyncio.Semaphore,
+        prices: Recent[DocumentKey, OperationCost],
+    ) -> None:
         super().__init__()
         self._max_cost = max_cost
         self._costly = costly
+        self._prices = prices
         self._cost = 0
 
-    async def on_execute(self) -> AsyncIterator[None]:
+    def _measure(self) -> OperationCost:
+        """The operation's cost; a document without variables costs the same each time it comes,
+        so its price is kept (`prices`)."""
         context = self.execution_context
         assert context.graphql_document is not None
+        key = (context.query, context.operation_name) if context.query else None
+        known = self._prices.get(key) if key is not None and not context.variables else None
+        if known is not None:
+            return known
         measured = measure(
             context.schema._schema,
             context.graphql_document,
@@ -214,6 +232,14 @@ class QueryCost(SchemaExtension):
             context.variables,
             ceiling=self._max_cost,
         )
+        if key is not None and not context.variables:
+            self._prices.put(key, measured)
+        return measured
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        measured = self._measure()
         self._cost = measured.cost
         refusal: GraphQLError | None = None
         if measured.cost > self._max_cost:

@@ -63,6 +63,8 @@ REPRODUCED_EXTENSIONS = {
     # Nothing: a plan admits only the order's own fields and `__typename`, never `__schema`/`__type`.
     "DisableIntrospection": "",
     "CachedIntrospection": "",
+    # Each document is parsed once, its plan kept (`MAX_PLANS`).
+    "ParsedDocuments": "GraphQLFastPath._plans",
     # Nothing: these requests get the HTTP and Redis spans, not GraphQL's operation spans.
     "GraphQLTracing": "",
 }

@@ -9,7 +9,6 @@ from memory; it is priced and its rate-limit units spent first, as any other.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -41,6 +40,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
+
+from graph.recent import Recent
 
 # The fields a selection set selects on a type, through fragments (graph/cost.py's walk).
 SelectedFields = Callable[
@@ -206,32 +207,15 @@ _INTROSPECTION_ROOTS = frozenset({"__schema", "__type", "__typename"})
 ANSWERS_KEPT = 16
 
 
-class IntrospectionAnswers:
-    """The answers to the last `ANSWERS_KEPT` introspection documents, by text and operation name.
-    One per schema, so one per process."""
-
-    def __init__(self, size: int = ANSWERS_KEPT) -> None:
-        self._size = size
-        self._answers: OrderedDict[tuple[str, str | None], ExecutionResult] = OrderedDict()
-
-    def get(self, key: tuple[str, str | None]) -> ExecutionResult | None:
-        answer = self._answers.get(key)
-        if answer is not None:
-            self._answers.move_to_end(key)
-        return answer
-
-    def put(self, key: tuple[str, str | None], answer: ExecutionResult) -> None:
-        self._answers[key] = answer
-        self._answers.move_to_end(key)
-        while len(self._answers) > self._size:
-            self._answers.popitem(last=False)
+# An operation's text and name: what identifies a document sent again.
+DocumentKey = tuple[str, str | None]
 
 
 class CachedIntrospection(SchemaExtension):
     """Answers an operation that selects only introspection fields (and has no variables) from
     `answers` when it was answered before; otherwise runs it and keeps a complete answer."""
 
-    def __init__(self, *, answers: IntrospectionAnswers) -> None:
+    def __init__(self, *, answers: Recent[DocumentKey, ExecutionResult]) -> None:
         super().__init__()
         self._answers = answers
 
@@ -253,7 +237,7 @@ class CachedIntrospection(SchemaExtension):
         if isinstance(answer, ExecutionResult) and answer.data is not None and not answer.errors:
             self._answers.put(key, answer)
 
-    def _key(self) -> tuple[str, str | None] | None:
+    def _key(self) -> DocumentKey | None:
         context = self.execution_context
         if (
             context.query is None

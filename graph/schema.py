@@ -26,10 +26,12 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from graph import resolvers, search
 from graph import webhooks as hooks
-from graph.cost import QueryCost, costly_operations_gate
+from graph.cost import PRICES_KEPT, QueryCost, costly_operations_gate
 from graph.errors import ErrorCodes, log_errors, shape_error
-from graph.introspection import CachedIntrospection, IntrospectionAnswers
+from graph.introspection import ANSWERS_KEPT, CachedIntrospection
+from graph.parsing import DOCUMENTS_KEPT, ParsedDocuments
 from graph.permissions import IsStaff
+from graph.recent import Recent
 from graph.search import OrderConnection
 from graph.settings import GraphQLSettings
 from graph.tracing import GraphQLTracing
@@ -203,9 +205,15 @@ def create_schema(
         limit_rules = validation_limit_rules(settings)
     extensions: Sequence[Callable[[], SchemaExtension]] = [
         ErrorCodes,
-        functools.partial(QueryCost, max_cost=settings.max_cost, costly=costly_operations_gate()),
+        functools.partial(
+            QueryCost,
+            max_cost=settings.max_cost,
+            costly=costly_operations_gate(),
+            prices=Recent(PRICES_KEPT),
+        ),
         # After the pricing: an introspection answer given again is priced and spent like any other.
-        functools.partial(CachedIntrospection, answers=IntrospectionAnswers()),
+        functools.partial(CachedIntrospection, answers=Recent(ANSWERS_KEPT)),
+        functools.partial(ParsedDocuments, documents=Recent(DOCUMENTS_KEPT)),
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         functools.partial(AddValidationRules, limit_rules),
         # A repeated operation is validated once (validation was most of a cached read's cost). Documents
