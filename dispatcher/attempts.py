@@ -53,7 +53,7 @@ class Attempts:
         stopping: asyncio.Event,
         database_errors: tuple[type[BaseException], ...],
     ) -> None:
-        self._sessions = sessions
+        self.sessions = sessions
         self._sender = sender
         self._settings = settings
         self._limits = limits
@@ -81,7 +81,7 @@ class Attempts:
                     if count >= self._limits.max_in_flight_per_endpoint
                 ]
                 try:
-                    async with UnitOfWork(self._sessions) as uow:
+                    async with UnitOfWork(self.sessions) as uow:
                         claimed = await deliveries.claim_due(
                             uow=uow,
                             settings=self._settings,
@@ -161,7 +161,7 @@ class Attempts:
         delay = 0.1
         while True:
             try:
-                async with UnitOfWork(self._sessions) as uow:
+                async with UnitOfWork(self.sessions) as uow:
                     return await deliveries.record_attempts(
                         uow=uow, settings=self._settings, attempts=attempts
                     )

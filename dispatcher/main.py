@@ -68,34 +68,51 @@ async def dispatch(settings: DispatcherProcessSettings) -> None:
     )
     logger.info("webhooks: connecting to RabbitMQ")
     connection = await amqp.connect(settings.rabbitmq, stopping=stopping)
-    loops: list[asyncio.Task[None]] = []
+    # Running before the subscription: a message may arrive as soon as it is made.
+    loops = [
+        asyncio.create_task(fan_out.run(), name="webhook-fan-out"),
+        asyncio.create_task(attempts.run_recorder(), name="webhook-recorder"),
+    ]
     try:
-        if connection is None:
-            return
-        # Running before the subscription: a message may arrive as soon as it is made.
-        loops = [
-            asyncio.create_task(fan_out.run(), name="webhook-fan-out"),
-            asyncio.create_task(attempts.run_recorder(), name="webhook-recorder"),
-        ]
-        subscription = await _subscribe(connection, settings, fan_out, stopping)
-        if subscription is None:
-            return
-        queue, consumer_tag = subscription
-        live = connection
-        leasing = asyncio.create_task(attempts.run_leasing(), name="webhook-attempts")
-        upkeep = asyncio.create_task(
-            run_upkeep(
-                sessions=sessions,
-                settings=settings.webhooks,
-                stopping=stopping,
-                database_errors=DATABASE_ERRORS,
-            ),
-            name="webhook-upkeep",
-        )
-        heartbeat = asyncio.create_task(
-            beat_forever("webhooks", lambda: live.connected.is_set()), name="heartbeat"
-        )
-        loops += [leasing, upkeep, heartbeat]
+        if connection is not None:
+            await _serve(connection, settings, fan_out, attempts, stopping)
+    finally:
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        await sender.close()
+        if connection is not None:
+            await connection.close()
+        await engine.dispose()
+        logger.info("webhooks stopped")
+
+
+async def _serve(
+    connection: AbstractRobustConnection,
+    settings: DispatcherProcessSettings,
+    fan_out: FanOut,
+    attempts: Attempts,
+    stopping: asyncio.Event,
+) -> None:
+    """Consume and lease until stopping, then finish what is in hand (the grace period)."""
+    subscription = await _subscribe(connection, settings, fan_out, stopping)
+    if subscription is None:
+        return
+    queue, consumer_tag = subscription
+    leasing = asyncio.create_task(attempts.run_leasing(), name="webhook-attempts")
+    upkeep = asyncio.create_task(
+        run_upkeep(
+            sessions=attempts.sessions,
+            settings=settings.webhooks,
+            stopping=stopping,
+            database_errors=DATABASE_ERRORS,
+        ),
+        name="webhook-upkeep",
+    )
+    heartbeat = asyncio.create_task(
+        beat_forever("webhooks", lambda: connection.connected.is_set()), name="heartbeat"
+    )
+    try:
         await stopping.wait()
         logger.info("stopping: no new messages or attempts")
         if connection.connected.is_set():
@@ -107,14 +124,8 @@ async def dispatch(settings: DispatcherProcessSettings) -> None:
         # Messages and attempts in hand finish (the batchers and the recorder run until they do).
         await _drain(fan_out.in_hand | attempts.in_hand, settings.dispatcher.shutdown_grace_seconds)
     finally:
-        for task in loops:
+        for task in (leasing, upkeep, heartbeat):
             task.cancel()
-        await asyncio.gather(*loops, return_exceptions=True)
-        await sender.close()
-        if connection is not None:
-            await connection.close()
-        await engine.dispose()
-        logger.info("webhooks stopped")
 
 
 async def _drain(in_hand: set[asyncio.Task[Any]], grace: float) -> None:
