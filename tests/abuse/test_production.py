@@ -29,6 +29,8 @@ def production_env(database_url: str, redis_url: str) -> dict[str, str]:
         .set(password="trusted-anyway-9f2c")
         .render_as_string(hide_password=False),
         "REDIS_URL": redis_url,
+        # Slow Redis on a busy test machine must not open the breaker mid-test.
+        "REDIS_SOCKET_TIMEOUT_SECONDS": "5",
         "RABBITMQ_URL": "amqp://orders:unused-9f2c@127.0.0.1:5672/",
         "METRICS_TOKEN": METRICS_TOKEN,
     }

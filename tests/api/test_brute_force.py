@@ -34,8 +34,13 @@ async def client_from(settings: ApiProcessSettings, clean_db: object) -> AsyncIt
                 login_per_account="3/minute",
                 login_per_account_global="5/minute",
             ),
+            # A limit fails open when Redis is slow: on a busy test machine the default 0.1 s
+            # timeout would let guesses through uncounted, which is not what these tests judge.
             "redis": settings.redis.model_copy(
-                update={"key_prefix": f"{settings.redis.key_prefix}{uuid.uuid4().hex[:6]}:"}
+                update={
+                    "key_prefix": f"{settings.redis.key_prefix}{uuid.uuid4().hex[:6]}:",
+                    "socket_timeout_seconds": 5.0,
+                }
             ),
         }
     )
