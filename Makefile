@@ -66,7 +66,7 @@ test-unit: install  ## the pure rules only (tests/unit): no server needed, a few
 tools: $(HELM) $(CHECKOV)  ## helm and checkov for the Helm chart's tests, pinned (tools/), into .tools/
 
 $(HELM): scripts/install-helm.sh tools/helm.txt
-	scripts/install-helm.sh $@
+	UV=$(UV) scripts/install-helm.sh $@
 
 $(CHECKOV): tools/checkov.txt
 	rm -rf .tools/checkov
