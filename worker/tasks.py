@@ -63,8 +63,6 @@ def process_new_order(event: dict[str, Any], context: Annotated[Context, TaskiqD
         change = history.record_processed(session=session, order_id=new_order.order_id)
         if change is not None:
             changes.append(change)
-        # One write for the whole line: a log line from another thread cannot land inside it.
-        print(f"Order {new_order.order_id} processed\n", end="", flush=True)
 
     done = process_once(
         sessions=resources.sessions,
@@ -74,6 +72,10 @@ def process_new_order(event: dict[str, Any], context: Annotated[Context, TaskiqD
         work=lambda: time.sleep(WORK_SECONDS),
         finish=finish,
     )
+    if done:
+        # After the commit, so a commit that failed prints nothing (and its retry prints the line).
+        # One write for the whole line: a log line from another thread cannot land inside it.
+        print(f"Order {new_order.order_id} processed\n", end="", flush=True)
     # Committed: now the API processes may tell live subscribers.
     for change in changes:
         publish_sync(resources.redis, key_prefix=resources.key_prefix, change=change)

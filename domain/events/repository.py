@@ -119,6 +119,13 @@ class ProcessedEventRepository:
         stmt = select(ProcessedEvent.event_id).where(ProcessedEvent.event_id == event_id)
         return self._session.execute(stmt).first() is not None
 
+    def recorded_by(self, event_id: uuid.UUID, *, started_at: datetime) -> bool:
+        """Whether the event is recorded by the run that started at `started_at`."""
+        stmt = select(ProcessedEvent.event_id).where(
+            ProcessedEvent.event_id == event_id, ProcessedEvent.started_at == started_at
+        )
+        return self._session.execute(stmt).first() is not None
+
     def record(
         self, *, event_id: uuid.UUID, event_type: str, started_at: datetime, processed_at: datetime
     ) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 import uuid
@@ -100,6 +101,35 @@ async def test_task_failing_while_postgresql_is_unreachable_is_retried_once_it_r
         )
     finally:
         await postgres.stop()
+    assert await processed_count(db_engine, [event.event_id]) == 1
+
+
+async def test_a_commit_lost_with_the_database_prints_nothing_and_its_retry_prints_once(
+    processes: Processes, pipeline_settings: Settings, db_engine: AsyncEngine
+) -> None:
+    """PostgreSQL vanishes at the task's COMMIT (a primary killed then): the commit never took
+    effect, so the run prints no line; the retry processes the event and prints the one line."""
+    postgres = TcpProxy("127.0.0.1", 5432)
+    await postgres.start()
+    database_url = processes.env["DATABASE_URL"].replace(":5432/", f":{postgres.port}/")
+    worker = processes.worker(DATABASE_URL=database_url)
+    await processes.ready(worker)
+    event = new_order_event()
+    line = f"^Order {event.order_id} processed$"
+
+    await enqueue(pipeline_settings, event)
+    # The task's work takes 2 s, then it records the event and commits: cut at that COMMIT (the
+    # worker's psycopg sends `COMMIT`; its retention purge, on asyncpg, `COMMIT;`).
+    await worker.wait_for(f"order {event.order_id}: processing started", within=10)
+    postgres.cut_on(b"COMMIT\x00")
+    try:
+        await asyncio.wait_for(postgres.cut.wait(), 10)
+        await postgres.start()
+        await worker.wait_for("task .* failed; it will be retried", within=10)
+        await worker.wait_for(line, within=RECLAIM_IDLE_SECONDS + 8)
+    finally:
+        await postgres.stop()
+    assert worker.count(line) == 1
     assert await processed_count(db_engine, [event.event_id]) == 1
 
 
