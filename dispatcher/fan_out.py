@@ -3,7 +3,7 @@
 Each message waits (its consumer task open) while a batcher fans out, in one unit of work, every
 message that arrived meanwhile; only after that commit are they acknowledged. A dispatcher killed at
 any point loses nothing: RabbitMQ redelivers what was not acknowledged, and fanning out twice makes
-nothing twice (`domain.webhooks.deliveries.fan_out`).
+nothing twice (`domain.webhooks.fan_out.fan_out`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.uow import UnitOfWork
-from domain.webhooks import deliveries
+from domain.webhooks.fan_out import PublishedEvent, fan_out
 from infra.retry import Outage, pause
 from infra.tracing import current_traceparent
 
@@ -37,7 +37,7 @@ BATCHERS = 2
 @dataclass(frozen=True, slots=True)
 class _Waiting:
     message: AbstractIncomingMessage
-    event: deliveries.PublishedEvent
+    event: PublishedEvent
     done: asyncio.Future[None]
 
 
@@ -71,7 +71,7 @@ class FanOut:
         try:
             try:
                 body = json.loads(message.body)
-                event = deliveries.PublishedEvent(
+                event = PublishedEvent(
                     order_id=uuid.UUID(str(body["order_id"])),
                     seq=int(body["seq"]),
                     traceparent=current_traceparent(),
@@ -116,7 +116,7 @@ class FanOut:
         while True:
             try:
                 async with UnitOfWork(self._sessions) as uow:
-                    made = await deliveries.fan_out(
+                    made = await fan_out(
                         uow=uow,
                         events=[waiting.event for waiting in batch],
                         cursors_kept_for=self._cursors_kept_for,

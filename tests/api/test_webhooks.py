@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import ApiProcessSettings
 from domain.uow import UnitOfWork
-from domain.webhooks import deliveries
+from domain.webhooks.fan_out import PublishedEvent, fan_out
 from edge.resources import Resources
 from infra.db import create_session_factory
 from infra.settings import WebhookSettings
@@ -196,9 +196,9 @@ async def test_deliveries_newest_first_by_status_with_pages_and_a_retry_of_a_fai
         order_ids.append(uuid.UUID(made.json()["id"]))
     async with UnitOfWork(create_session_factory(clean_db)) as uow:
         for order_id in order_ids:  # one at a time: newest last
-            await deliveries.fan_out(
+            await fan_out(
                 uow=uow,
-                events=[deliveries.PublishedEvent(order_id, 1)],
+                events=[PublishedEvent(order_id, 1)],
                 cursors_kept_for=timedelta(days=30),
             )
     async with clean_db.begin() as connection:
@@ -259,9 +259,9 @@ async def test_an_endpoint_sees_only_events_after_it_was_created(
     earlier = await local_client.post("/orders/", json=order_body(), headers=customer.headers)
     webhook = (await create(local_client, staff_user.headers)).json()
     async with UnitOfWork(create_session_factory(clean_db)) as uow:
-        made = await deliveries.fan_out(
+        made = await fan_out(
             uow=uow,
-            events=[deliveries.PublishedEvent(uuid.UUID(earlier.json()["id"]), 1)],
+            events=[PublishedEvent(uuid.UUID(earlier.json()["id"]), 1)],
             cursors_kept_for=timedelta(days=30),
         )
     assert made == 0

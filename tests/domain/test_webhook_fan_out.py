@@ -11,7 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.uow import UnitOfWork
-from domain.webhooks import deliveries, service
+from domain.webhooks import service
+from domain.webhooks.fan_out import PublishedEvent, fan_out
 from domain.webhooks.schemas import WebhookCreate, WebhookEvent
 from infra.db import create_session_factory
 from infra.settings import Environment, WebhookSettings
@@ -47,18 +48,18 @@ async def test_a_batch_out_of_order_and_with_repeats_makes_each_delivery_once(
         assert changed.status_code == 200, changed.text
     traces = {seq: TRACE.format(f"{seq:032x}") for seq in (1, 2, 3)}
     batch = [
-        deliveries.PublishedEvent(first, 3, traces[3]),
-        deliveries.PublishedEvent(second, 1, None),
-        deliveries.PublishedEvent(first, 1, traces[1]),
-        deliveries.PublishedEvent(first, 3, traces[3]),
+        PublishedEvent(first, 3, traces[3]),
+        PublishedEvent(second, 1, None),
+        PublishedEvent(first, 1, traces[1]),
+        PublishedEvent(first, 3, traces[3]),
     ]
 
     async with UnitOfWork(sessions) as uow:
-        made = await deliveries.fan_out(uow=uow, events=batch, cursors_kept_for=KEPT_FOR)
+        made = await fan_out(uow=uow, events=batch, cursors_kept_for=KEPT_FOR)
     async with UnitOfWork(sessions) as uow:
-        again = await deliveries.fan_out(
+        again = await fan_out(
             uow=uow,
-            events=[deliveries.PublishedEvent(first, 2, traces[2]), *batch],
+            events=[PublishedEvent(first, 2, traces[2]), *batch],
             cursors_kept_for=KEPT_FOR,
         )
 

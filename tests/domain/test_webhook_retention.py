@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from domain.retention import RetentionAges, purge
 from domain.uow import UnitOfWork
 from domain.webhooks import deliveries, service
+from domain.webhooks.fan_out import PublishedEvent, fan_out
 from domain.webhooks.schemas import WebhookCreate, WebhookEvent
 from infra.db import create_session_factory, utcnow
 from infra.settings import Environment, RetentionSettings, WebhookSettings
@@ -36,9 +37,9 @@ async def test_only_succeeded_deliveries_older_than_the_retention_are_purged(
         made = await client.post("/orders/", json=order_body(), headers=user.headers)
         order_ids.append(uuid.UUID(made.json()["id"]))
     async with UnitOfWork(sessions) as uow:
-        await deliveries.fan_out(
+        await fan_out(
             uow=uow,
-            events=[deliveries.PublishedEvent(order_id, 1) for order_id in order_ids],
+            events=[PublishedEvent(order_id, 1) for order_id in order_ids],
             cursors_kept_for=timedelta(days=30),
         )
     old_succeeded, new_succeeded, old_failed, pending = order_ids
@@ -77,9 +78,9 @@ async def _fan_out(
     sessions: async_sessionmaker[AsyncSession], order_id: uuid.UUID, seq: int
 ) -> int:
     async with UnitOfWork(sessions) as uow:
-        return await deliveries.fan_out(
+        return await fan_out(
             uow=uow,
-            events=[deliveries.PublishedEvent(order_id, seq)],
+            events=[PublishedEvent(order_id, seq)],
             cursors_kept_for=CURSORS_KEPT_FOR,
         )
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import ApiProcessSettings
 from domain.uow import UnitOfWork
-from domain.webhooks import deliveries
+from domain.webhooks.fan_out import PublishedEvent, fan_out
 from infra.db import create_session_factory
 from infra.settings import WebhookSettings
 from tests.conftest import ApiUser, StaffFactory, UserFactory, order_body
@@ -190,9 +190,9 @@ async def test_deliveries_and_retry_as_over_rest(
         order_ids.append(uuid.UUID(made.json()["id"]))
     async with UnitOfWork(create_session_factory(clean_db)) as uow:
         for order_id in order_ids:  # one at a time: newest last
-            await deliveries.fan_out(
+            await fan_out(
                 uow=uow,
-                events=[deliveries.PublishedEvent(order_id, 1)],
+                events=[PublishedEvent(order_id, 1)],
                 cursors_kept_for=timedelta(days=30),
             )
     async with clean_db.begin() as connection:
