@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import aio_pika
-import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from aio_pika.exceptions import PublishError
 from opentelemetry import trace
@@ -47,11 +46,9 @@ from infra.retry import Outage, pause
 from infra.settings import DatabaseSettings, RabbitMQSettings
 from infra.tracing import context_from_traceparent
 from relay.settings import OutboxSettings, ReconcileSettings
+from relay.wakeups import listen_for_commits
 
 logger = logging.getLogger(__name__)
-
-# The channel the outbox trigger (migration 2026_11_26_outbox) notifies on each insert.
-NOTIFY_CHANNEL = "outbox_events"
 
 tracer = trace.get_tracer(__name__)
 
@@ -96,7 +93,10 @@ class OutboxRelay:
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._relay(), name="outbox-relay"),
-            asyncio.create_task(self._listen(), name="outbox-listen"),
+            asyncio.create_task(
+                listen_for_commits(self._listen_dsn, wake=self._wake, stopping=self._stopping),
+                name="outbox-listen",
+            ),
         ]
 
     async def stop(self) -> None:
@@ -273,31 +273,6 @@ class OutboxRelay:
                 NEW_ORDER,
                 deadline,
             )
-
-    # --- commit-time wake-ups ---------------------------------------------------------------------
-
-    async def _listen(self) -> None:
-        """Hold a LISTEN connection; on every NOTIFY (and on every reconnection), wake the relay."""
-        while not self._stopping.is_set():
-            connection: asyncpg.Connection | None = None
-            try:
-                connection = await asyncpg.connect(self._listen_dsn, timeout=5)
-                lost = asyncio.Event()
-                connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
-                await connection.add_listener(NOTIFY_CHANNEL, lambda *_args: self._wake.set())
-                self._wake.set()  # anything committed while we were not listening
-                stop = asyncio.create_task(self._stopping.wait())
-                dropped = asyncio.create_task(lost.wait())
-                await asyncio.wait({stop, dropped}, return_when=asyncio.FIRST_COMPLETED)
-                stop.cancel()
-                dropped.cancel()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                logger.debug("outbox: LISTEN connection unavailable: %r", exc)
-                await pause(1.0, self._stopping)
-            finally:
-                if connection is not None and not connection.is_closed():
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(connection.close(), 2)
 
 
 def start_outbox_relay(
