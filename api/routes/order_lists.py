@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import AppResources, CurrentCaller, acts_as_staff
+from api.pagination import NEXT_PAGE_HEADER, next_page_link
 from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
@@ -104,10 +105,7 @@ async def _wanted_search(
         **error_responses(401, 403, 422, 429),
         200: {
             "headers": {
-                "Link": {
-                    "description": 'The next page, with the same filters: `<url>; rel="next"`',
-                    "schema": {"type": "string"},
-                },
+                "Link": NEXT_PAGE_HEADER,
                 "X-Total-Count": {
                     "description": "With `count=true`: how many orders match (exact)",
                     "schema": {"type": "integer"},
@@ -132,10 +130,7 @@ async def search(
         page = await search_orders(
             uow=uow, requester_id=caller.user_id, as_staff=as_staff, search=wanted
         )
-    headers: dict[str, str] = {}
-    if page.next_cursor is not None:
-        next_url = request.url.include_query_params(cursor=page.next_cursor)
-        headers["Link"] = f'<{next_url}>; rel="next"'
+    headers = next_page_link(request, page.next_cursor)
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
     return Response(
@@ -158,14 +153,7 @@ def _query_errors(exc: ValidationError) -> list[dict[str, object]]:
     response_model=list[OrderOut],
     responses={
         **error_responses(401, 403, 422, 429, 503),
-        200: {
-            "headers": {
-                "Link": {
-                    "description": 'The next page: `<url>; rel="next"`',
-                    "schema": {"type": "string"},
-                }
-            }
-        },
+        200: {"headers": {"Link": NEXT_PAGE_HEADER}},
     },
 )
 async def list_user_orders(
@@ -189,12 +177,9 @@ async def list_user_orders(
             cursor=cursor,
             as_staff=as_staff,
         )
-    if page.next_cursor is not None:
-        next_url = request.url.include_query_params(limit=limit, cursor=page.next_cursor)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
     # Written from the records: returning them would have FastAPI validate them through the model.
     return Response(
         content=orders_json(page.orders),
         media_type="application/json",
-        headers=dict(response.headers),
+        headers={**response.headers, **next_page_link(request, page.next_cursor, limit=limit)},
     )

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Response, status
 
 from api.deps import AppResources, UoW, require_staff_caller
+from api.pagination import NEXT_PAGE_HEADER, next_page_link
 from api.ratelimit import limit_per_user
 from api.routing import SlashTolerantRouter
 from api.schemas import error_responses
@@ -100,14 +101,7 @@ async def rotate_webhook_secret(
     "/{webhook_id}/deliveries/",
     responses={
         **error_responses(404, *_ERRORS),
-        200: {
-            "headers": {
-                "Link": {
-                    "description": 'The next page: `<url>; rel="next"`',
-                    "schema": {"type": "string"},
-                }
-            }
-        },
+        200: {"headers": {"Link": NEXT_PAGE_HEADER}},
     },
 )
 async def list_deliveries(
@@ -124,9 +118,7 @@ async def list_deliveries(
     page = await service.list_deliveries(
         uow=uow, webhook_id=webhook_id, status=status, limit=limit, cursor=cursor
     )
-    if page.next_cursor is not None:
-        next_url = request.url.include_query_params(limit=limit, cursor=page.next_cursor)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    response.headers.update(next_page_link(request, page.next_cursor, limit=limit))
     return page.items
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,19 +27,12 @@ from tests.dispatcher.conftest import (
     set_status,
     unit_of_work,
 )
+from tests.support.polling import until
 from tests.support.processes import Processes
 from tests.support.receiver import Answer, Received, Receiver
 from tests.support.tcp_proxy import TcpProxy
 
 Receivers = Callable[..., Awaitable[Receiver]]
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], *, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_every_order_event_is_delivered_signed_in_order_with_the_order_as_get_answers_it(
@@ -106,7 +98,7 @@ async def test_retries_follow_the_schedule_with_the_same_webhook_id_until_a_2xx(
         rows = await delivery_rows(webhook_db, endpoint.id)
         return bool(rows) and rows[0]["status"] == "succeeded"
 
-    await wait_until(succeeded, within=10, what="the delivery succeeded")
+    await until(succeeded, within=10, what="the delivery succeeded")
     (row,) = await delivery_rows(webhook_db, endpoint.id)
     assert row["id"] == received[0].headers["webhook-id"]
     assert [attempt["response_status"] for attempt in row["attempts"]] == [500, 503, 200]
@@ -132,7 +124,7 @@ async def settled(engine: AsyncEngine, webhook_id: object, count: int) -> list[d
         rows = await delivery_rows(engine, webhook_id)  # type: ignore[arg-type]
         return len([row for row in rows if row["status"] != "pending"]) >= count
 
-    await wait_until(done, within=30, what=f"{count} delivery(ies) settled")
+    await until(done, within=30, what=f"{count} delivery(ies) settled")
     return rows
 
 
@@ -263,7 +255,7 @@ async def test_events_of_one_order_wait_for_the_earlier_ones_and_other_orders_do
         ids = [json.loads(r.body)["data"]["id"] for r in receiver.requests]
         return ids.count(second["id"]) == 2
 
-    await wait_until(other_order_done, within=30, what="the other order's two events")
+    await until(other_order_done, within=30, what="the other order's two events")
     # ...and nothing but that first event of the held order was sent.
     held_seqs = {
         json.loads(r.body)["data"]["event"]["seq"]
@@ -281,7 +273,7 @@ async def test_events_of_one_order_wait_for_the_earlier_ones_and_other_orders_do
         ]
         return bool(seqs[-3:] == [1, 2, 3])
 
-    await wait_until(held_order_done, within=30, what="the held order's events, in seq order")
+    await until(held_order_done, within=30, what="the held order's events, in seq order")
 
 
 async def test_a_hanging_endpoint_does_not_hold_up_another(
