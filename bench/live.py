@@ -194,6 +194,8 @@ def live_scenario(env: dict[str, str], port: int) -> dict[str, object]:
         **env,
         "OUTBOX_RELAY_ENABLED": "false",
         "LIVE_MAX_SUBSCRIPTIONS_PER_USER": str(SUBSCRIBERS),
+        # Every subscriber connects from 127.0.0.1: one address, as no real client is.
+        "LIVE_MAX_CONNECTIONS_PER_ADDRESS": str(SUBSCRIBERS),
     }
     with api_process(live_env, port) as process:
         results = asyncio.run(
