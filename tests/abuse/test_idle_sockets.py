@@ -12,12 +12,14 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from tests.abuse.conftest import Api, StartApi
 from tests.support.live import ws_url
+from tests.support.polling import until
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 
@@ -112,7 +114,7 @@ async def test_one_address_holds_at_most_fifty_sockets(start_api: StartApi) -> N
 
 
 async def test_the_limit_holds_across_the_api_processes_of_a_deployment(
-    start_api: StartApi,
+    start_api: StartApi, redis_client: Redis
 ) -> None:
     # Two processes of one deployment (one Redis key prefix); the address's sockets are spread over
     # both, as a load balancer would spread them.
@@ -124,6 +126,13 @@ async def test_the_limit_holds_across_the_api_processes_of_a_deployment(
     async with contextlib.AsyncExitStack() as stack:
         for api in (first, second, first, second):
             await stack.enter_async_context(idle_socket(api))
+        # A socket's lease is taken once the server handles it, just after the handshake.
+        leases = f"{first.key_prefix}live:addresses:203.0.113.9"
+
+        async def all_four_held() -> bool:
+            return int(await redis_client.zcard(leases)) == 4
+
+        await until(all_four_held, within=10, what="the four sockets' leases in Redis")
         async with idle_socket(second) as refused:
             refused_code = await close_code(refused, within=10)
         async with idle_socket(first, address="203.0.113.10") as other:
