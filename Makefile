@@ -15,7 +15,7 @@ CHECKOV := .tools/checkov/bin/checkov
 .PHONY: help install keys db migrate run lint test test-unit tools compose-test soak bench bench-tracing bench-pipeline check-uv schema graphiql docs
 .PHONY: backup restore
 .PHONY: setup up down newcomer-test
-.PHONY: bench-search ha-test
+.PHONY: bench-search bench-compare ha-test
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -104,6 +104,10 @@ bench: install keys  ## load benchmark of the real stack against a same-run base
 bench-search: install keys  ## the order search over 1,000,000 seeded orders: six shapes, first and 50th page, count (needs wrk)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(UV) run python -m bench.search
+
+bench-compare: install keys  ## the request rows for BEFORE=<revision> and this tree, alternating in one run (needs wrk)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(UV) run python -m bench.compare $(BEFORE)
 
 bench-tracing: install keys  ## what tracing costs a cached read, per request and by part, in one process (no wrk)
 	$(UV) run python -m bench.tracing_cost

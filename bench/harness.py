@@ -104,12 +104,15 @@ def wait_until_serving(url: str, process: Process, timeout: float = 60.0) -> Non
     sys.exit(f"{process.name} did not start serving {url} in {timeout:.0f}s")
 
 
-def uvicorn(app: str, port: int, env: dict[str, str], name: str) -> Process:
+def uvicorn(app: str, port: int, env: dict[str, str], name: str, root: Path = ROOT) -> Process:
     """`app` (a factory) under uvicorn; the API itself as deployments start it (`python -m api`, its
-    httptools protocol with the request-head limit), any other app under uvicorn's own httptools."""
+    httptools protocol with the request-head limit), any other app under uvicorn's own httptools.
+
+    `root` is the source tree the process imports from (bench/compare.py runs an older revision's);
+    revisions older than `python -m api` ran the API under uvicorn's own command line."""
     server = (
         ["-m", "api"]
-        if app == "api.main:create_app"
+        if app == "api.main:create_app" and (root / "api" / "__main__.py").exists()
         else ["-m", "uvicorn", "--factory", app, "--http", "httptools", "--no-proxy-headers",
               "--ws-per-message-deflate", "false"]
     )  # fmt: skip
@@ -119,7 +122,7 @@ def uvicorn(app: str, port: int, env: dict[str, str], name: str) -> Process:
         "--workers", str(API_WORKERS), "--no-access-log",
         "--loop", "uvloop", "--log-level", "warning",
     ]  # fmt: skip
-    return Process(name, argv, env, RESULTS / f"{name}.log")
+    return Process(name, argv, env, RESULTS / f"{name}.log", cwd=root)
 
 
 def run_wrk(
@@ -169,9 +172,9 @@ def measure(
 
 
 @contextlib.contextmanager
-def api_server(env: dict[str, str], name: str) -> Iterator[str]:
+def api_server(env: dict[str, str], name: str, root: Path = ROOT) -> Iterator[str]:
     port = free_port()
-    process = uvicorn("api.main:create_app", port, env, name)
+    process = uvicorn("api.main:create_app", port, env, name, root)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(f"{base}/openapi.json", process)

@@ -76,19 +76,7 @@ def main() -> None:
     database, pg_database = f"orders_bench_{tag}", f"orders_pgbench_{tag}"
     vhost = f"orders_bench_{tag}"
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
-    env = {
-        # Untraced unless a scenario says so: the baseline is the service as it runs by default.
-        **{name: value for name, value in os.environ.items() if not name.startswith("OTEL_")},
-        "DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://"),
-        "REDIS_KEY_PREFIX": f"orders-bench-{tag}:",
-        "RATE_LIMIT_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_POOL_SIZE": "32",
-        "RABBITMQ_URL": str(URL(RABBITMQ_URL).with_path(f"/{vhost}")),
-        "TASKIQ_STREAM": f"orders-bench-{tag}:taskiq",
-        "WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
-        "LOG_FORMAT": "text",
-    }
+    env = bench_env(tag, dsn, vhost)
     run = Run(
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=f"{os.cpu_count()} cores, {os.uname().sysname} {os.uname().machine}",
@@ -114,6 +102,23 @@ def main() -> None:
     chart.draw(asdict(run), RESULTS / f"bench-{stamp}.png")
     print()
     print(table)
+
+
+def bench_env(tag: str, dsn: str, vhost: str) -> dict[str, str]:
+    """The environment of every process of one run: its own database, Redis prefix and vhost."""
+    return {
+        # Untraced unless a scenario says so: the baseline is the service as it runs by default.
+        **{name: value for name, value in os.environ.items() if not name.startswith("OTEL_")},
+        "DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://"),
+        "REDIS_KEY_PREFIX": f"orders-bench-{tag}:",
+        "RATE_LIMIT_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_POOL_SIZE": "32",
+        "RABBITMQ_URL": str(URL(RABBITMQ_URL).with_path(f"/{vhost}")),
+        "TASKIQ_STREAM": f"orders-bench-{tag}:taskiq",
+        "WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+        "LOG_FORMAT": "text",
+    }
 
 
 def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database: str) -> None:

@@ -81,13 +81,15 @@ async def delete_redis_keys(prefix: str) -> None:
 class Process:
     """A child process in its own session, logging to a file; stopped with SIGTERM (then SIGKILL)."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT
+    ) -> None:
         self.name = name
         self.log_path = log
         self._log = log.open("wb")
         self.popen = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
