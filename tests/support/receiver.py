@@ -86,12 +86,7 @@ class Receiver:
                 answer = self.respond(received)
                 if answer.hang:
                     await asyncio.Event().wait()
-                extra = "".join(f"{name}: {value}\r\n" for name, value in answer.headers.items())
-                writer.write(
-                    f"HTTP/1.1 {answer.status} X\r\ncontent-length: {len(answer.body)}\r\n"
-                    f"{extra}\r\n".encode()
-                    + answer.body
-                )
+                writer.write(_response(answer))
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return
@@ -107,3 +102,13 @@ class Receiver:
                 raise AssertionError(msg)
             await asyncio.sleep(0.02)
         return list(self.requests)
+
+
+def _response(answer: Answer) -> bytes:
+    """The answer as HTTP/1.1 bytes. A 204 or 304 has neither body nor length (RFC 9110): a client
+    would read a body sent after one as the start of the next response."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in answer.headers.items())
+    if answer.status in (204, 304):
+        return f"HTTP/1.1 {answer.status} X\r\n{extra}\r\n".encode()
+    length = f"content-length: {len(answer.body)}\r\n"
+    return f"HTTP/1.1 {answer.status} X\r\n{length}{extra}\r\n".encode() + answer.body
