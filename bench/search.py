@@ -6,6 +6,8 @@ for the six shapes of docs/staff.md, each on its first page and on its 50th (rea
 `Link` cursors), and `count=true` for one status. Prints a Markdown table (and writes it, with the
 EXPLAIN ANALYZE plan of each shape, to bench/results/search-*.md, and the chart beside it).
 
+`BENCH_SEARCH_COUNT_ONLY=1` measures the count alone (with the seeding, about a minute).
+
 Orders are spread over the last ~30 days (one every 2.6 s), statuses 30 % PENDING, 30 % PAID, 30 %
 SHIPPED, 10 % CANCELED, totals 0.00 to 999.99, each user every 10,000th order (~100 each).
 """
@@ -46,6 +48,8 @@ USERS = int(os.environ.get("BENCH_SEARCH_USERS", "10000"))
 ORDERS = int(os.environ.get("BENCH_SEARCH_ORDERS", "1000000"))
 CLIENTS = int(os.environ.get("BENCH_SEARCH_CLIENTS", "16"))
 DURATION = int(os.environ.get("BENCH_SEARCH_DURATION", "10"))
+# `1`: only the count row (the pages are skipped), to compare counts before and after a change.
+COUNT_ONLY = os.environ.get("BENCH_SEARCH_COUNT_ONLY", "") == "1"
 DEEP_PAGE = 50
 STARTUP_SECONDS = 240
 PAGE_SIZE = 20
@@ -210,7 +214,7 @@ def main() -> None:
                 asyncio.run(_make_staff(dsn, staff_id))
                 token = _token(base, f"search-staff-{tag}@example.com")
                 with httpx.Client(base_url=base, timeout=30) as client:
-                    for name, params in shapes(first_user + 7).items():
+                    for name, params in ({} if COUNT_ONLY else shapes(first_user + 7)).items():
                         page_sql, _ = _statement_sql(params, None)
                         plans.append(
                             f"### {name}\n\n```\n{asyncio.run(explain(dsn, page_sql))}\n```"
