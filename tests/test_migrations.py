@@ -10,6 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from domain.models import Base
@@ -56,3 +57,37 @@ def test_revisions_are_named_by_date_and_slug() -> None:
     for revision in script.walk_revisions():
         filename = Path(revision.path).name
         assert re.fullmatch(r"\d{4}_\d{2}_\d{2}_[a-z0-9_]+\.py", filename), filename
+
+
+async def test_the_status_counts_start_from_the_orders_already_there(empty_database: str) -> None:
+    await run_alembic(empty_database, "upgrade", "20261206_order_status")
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.begin() as connection:
+            user_id = (
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (email, password_hash, created_at)"
+                        " VALUES ('counted@example.com', 'not-a-hash', now()) RETURNING id"
+                    )
+                )
+            ).scalar_one()
+            await connection.execute(
+                text(
+                    "INSERT INTO orders (id, user_id, items, total_price, status, created_at,"
+                    " updated_at, version) SELECT gen_random_uuid(), :user_id, '[]', 1,"
+                    " (ARRAY['PENDING', 'PAID', 'PAID'])[g % 3 + 1]::order_status, now(), now(), 1"
+                    " FROM generate_series(1, 30) g"
+                ),
+                {"user_id": user_id},
+            )
+        await run_alembic(empty_database, "upgrade", "head")
+        async with engine.connect() as connection:
+            counts = await connection.execute(
+                text("SELECT status, sum(count) FROM order_status_counts GROUP BY status")
+            )
+            kept = {row[0]: int(row[1]) for row in counts}
+    finally:
+        await engine.dispose()
+
+    assert kept == {"PENDING": 10, "PAID": 20}

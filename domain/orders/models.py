@@ -5,7 +5,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,6 +53,20 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Bumped on every change; the cache never replaces a newer version with an older one.
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class OrderStatusCount(Base):
+    """How many orders have a status: the sum of its shards' counts. Written only by the triggers
+    on `orders` (migration 2026_12_07_order_status_counts), in the transaction of each write, so it
+    is exact in any snapshot; a shard alone means nothing and may be below zero."""
+
+    __tablename__ = "order_status_counts"
+
+    status: Mapped[OrderStatus] = mapped_column(
+        Enum(OrderStatus, name="order_status"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
 
 
 # The largest `seq` the column (a PostgreSQL integer) holds: a client's resume point beyond it is
