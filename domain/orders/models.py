@@ -33,11 +33,10 @@ class Order(Base):
         Index("ix_orders_user_id_created_at_id", "user_id", "created_at", "id"),
         # The order search's shapes (domain/orders/search_repository.py, docs/staff.md): every
         # order newest first or in a time range; one status (with a time range); a total range
-        # sorted by total; the count of one status (the status alone: a small, deduplicated index).
+        # sorted by total. The count of statuses alone reads `order_status_counts` instead.
         Index("ix_orders_created_at_id", "created_at", "id"),
         Index("ix_orders_status_created_at_id", "status", "created_at", "id"),
         Index("ix_orders_total_price_id", "total_price", "id"),
-        Index("ix_orders_status", "status"),
         CheckConstraint("total_price >= 0", name="total_price_non_negative"),
     )
 
