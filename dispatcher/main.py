@@ -167,9 +167,6 @@ async def _subscribe(
 def main() -> None:
     settings = get_dispatcher_settings()
     configure_logging(settings.app)
-    # httpx logs every request at INFO, URL included (a receiver's URL may carry its own token):
-    # attempts are logged here, by delivery and endpoint id, when they fail.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     configure_tracing("orders-webhooks")
     serve_metrics(settings.dispatcher.metrics_port, settings.app)
     asyncio.run(dispatch(settings))
