@@ -56,7 +56,7 @@ SECRETS = (
 )
 # Build (warm: cached) and boot: RabbitMQ's nodes start one after the other, Patroni bootstraps.
 HEALTHY_WITHIN = 900.0
-# What issue #28 allows: the API creates orders again within 30 s of each kill, and every order is
+# What the HA stack promises: the API creates orders again within 30 s of each kill, and every order is
 # processed within two minutes of the last one.
 BACK_WITHIN = 30.0
 PROCESSED_WITHIN = 120.0
