@@ -105,9 +105,9 @@ bench-search: install keys  ## the order search over 1,000,000 seeded orders: si
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(UV) run python -m bench.search
 
-bench-compare: install keys  ## the request rows for BEFORE=<revision> and this tree, alternating in one run (needs wrk)
+bench-compare: install keys  ## the request rows for BEFORE=<revision> and this tree (or AFTER=<revision>), alternating in one run (needs wrk)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(UV) run python -m bench.compare $(BEFORE)
+	$(UV) run python -m bench.compare $(BEFORE) $(AFTER)
 
 bench-tracing: install keys  ## what tracing costs a cached read, per request and by part, in one process (no wrk)
 	$(UV) run python -m bench.tracing_cost

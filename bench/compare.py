@@ -1,11 +1,11 @@
-"""`make bench-compare BEFORE=<revision>`: the request rows a refactor can move, for an older revision
-and for this tree in one run.
+"""`make bench-compare BEFORE=<revision> [AFTER=<revision>]`: the request rows a refactor can move,
+for an older revision and for this tree (or AFTER) in one run.
 
 Both APIs serve the same throwaway database (migrated by this tree: later migrations only add indexes
 and tables an older revision ignores), each with its own Redis key prefix (the cache's format may
 differ). They take turns, before then after, `BENCH_COMPARE_ROUNDS` times, so the machine's drift
-falls on both; each row is the median of its rounds. The older revision is exported with `git archive`
-and its API started from that tree, with this tree's virtualenv, consumer and worker. The B1 bare
+falls on both; each row is the median of its rounds. A revision is exported with `git archive` and
+its API started from that tree, with this tree's virtualenv, consumer and worker. The B1 bare
 route is measured once at the start, as `make bench` does.
 """
 
@@ -44,15 +44,12 @@ Row = Callable[[str], Result]
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(
-            "usage: python -m bench.compare <revision>  (make bench-compare BEFORE=<revision>)"
+            "usage: python -m bench.compare BEFORE [AFTER]"
+            "  (make bench-compare BEFORE=<revision> [AFTER=<revision>])"
         )
-    revision = subprocess.run(
-        ["git", "rev-parse", "--short", sys.argv[1]], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    if not revision:
-        sys.exit(f"{sys.argv[1]!r} is not a revision of this repository")
+    revisions = [_short(name) for name in sys.argv[1:]]
     RESULTS.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     database, vhost = f"orders_bench_{tag}", f"orders_bench_{tag}"
@@ -64,9 +61,13 @@ def main() -> None:
         "JWT_PUBLIC_KEY_PATH": str(ROOT / ".secret_key" / "jwt-public.pem"),
     }
     started = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix=f"orders-{revision}-") as before_root:
-        export(revision, Path(before_root))
-        sides = {f"before ({revision})": Path(before_root), "after (this tree)": ROOT}
+    with tempfile.TemporaryDirectory(prefix="orders-compare-") as exports:
+        before, *after = revisions
+        sides = {f"before ({before})": export(before, Path(exports) / before)}
+        if after:
+            sides[f"after ({after[0]})"] = export(after[0], Path(exports) / after[0])
+        else:
+            sides["after (this tree)"] = ROOT
         try:
             with throwaway_backends(database=database, vhost=vhost, env=env):
                 rows = compare(sides, env, dsn, tag)
@@ -79,11 +80,22 @@ def main() -> None:
     print(table)
 
 
-def export(revision: str, root: Path) -> None:
+def _short(name: str) -> str:
+    revision = subprocess.run(
+        ["git", "rev-parse", "--short", name], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    if not revision:
+        sys.exit(f"{name!r} is not a revision of this repository")
+    return revision
+
+
+def export(revision: str, root: Path) -> Path:
+    root.mkdir()
     archive = subprocess.run(
         ["git", "archive", revision], cwd=ROOT, capture_output=True, check=True
     )
     subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+    return root
 
 
 def compare(
