@@ -177,8 +177,9 @@ def new_order_queue(stack: Stack, *, asking: str) -> tuple[str, list[str]]:
     return str(row["leader"]), [str(member) for member in row["members"]]
 
 
-def redis_primary(stack: Stack, *, asking: str) -> str:
-    """The host the Sentinel `asking` names as the primary."""
+def redis_primary(stack: Stack, *, asking: str) -> str | None:
+    """The node (compose service) the Sentinel `asking` names as the primary. Sentinels know the
+    nodes by address: None while that address is no running node's."""
     out = stack.compose(
         "exec",
         "-T",
@@ -190,7 +191,13 @@ def redis_primary(stack: Stack, *, asking: str) -> str:
         "get-master-addr-by-name",
         "orders",
     )
-    return out.split()[0]
+    address = out.split()[0]
+    for node in ("redis1", "redis2"):
+        for container in stack.inspect(*stack.containers(node)):
+            networks = container["NetworkSettings"]["Networks"].values()
+            if address in (network["IPAddress"] for network in networks):
+                return node
+    return None
 
 
 def postgres_leader(stack: Stack, *, asking: str) -> str | None:
@@ -286,6 +293,7 @@ async def test_one_node_of_each_server_killed_under_load_loses_no_order_and_answ
         await kill("rabbitmq", leader, new_leader)
 
         primary = redis_primary(stack, asking="sentinel1")
+        assert primary is not None, "the Sentinels name no running Redis node"
 
         async def promoted() -> bool:
             return await _answers(lambda: redis_primary(stack, asking="sentinel1")) not in (
