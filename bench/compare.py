@@ -26,11 +26,9 @@ from bench.harness import (
     RESULTS,
     Result,
     api_server,
-    free_port,
     login,
     measure,
-    uvicorn,
-    wait_until_serving,
+    measure_bare_route,
     write_ids,
 )
 from bench.run import DEEP_ORDERS, PATCH_ORDERS, bench_env
@@ -102,13 +100,7 @@ def compare(
     sides: dict[str, Path], env: dict[str, str], dsn: str, tag: str
 ) -> dict[str, list[Result]]:
     """{row: [B1's Result, then each side's Results in `sides` order, one per round]}."""
-    port = free_port()
-    bare = uvicorn("bench.bare_app:create_app", port, env, "bare")
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/bare", bare)
-        b1 = measure("B1 bare FastAPI route", f"http://127.0.0.1:{port}/bare", "plain")
-    finally:
-        bare.stop()
+    b1 = measure_bare_route(env)
 
     with pipeline_processes(env):
         # Users registered through this tree's API; both sides accept their tokens (same keys).

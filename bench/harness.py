@@ -171,6 +171,17 @@ def measure(
     return result
 
 
+def measure_bare_route(env: dict[str, str]) -> Result:
+    """B1: a bare FastAPI route on the API's server settings, the baseline of every ratio."""
+    port = free_port()
+    bare = uvicorn("bench.bare_app:create_app", port, env, "bare")
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/bare", bare)
+        return measure("B1 bare FastAPI route", f"http://127.0.0.1:{port}/bare", "plain")
+    finally:
+        bare.stop()
+
+
 @contextlib.contextmanager
 def api_server(env: dict[str, str], name: str, root: Path = ROOT) -> Iterator[str]:
     port = free_port()

@@ -35,10 +35,9 @@ from bench.harness import (
     login_latency,
     markdown,
     measure,
+    measure_bare_route,
     pgbench,
     redis_benchmark,
-    uvicorn,
-    wait_until_serving,
     write_ids,
 )
 from bench.live import live_scenario
@@ -124,13 +123,7 @@ def bench_env(tag: str, dsn: str, vhost: str) -> dict[str, str]:
 def run_scenarios(run: Run, env: dict[str, str], dsn: str, tag: str, pg_database: str) -> None:
     """Every scenario, in order, each row appended to `run`."""
     print("B1: bare FastAPI app", flush=True)
-    port = free_port()
-    bare = uvicorn("bench.bare_app:create_app", port, env, "bare")
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/bare", bare)
-        b1 = measure("B1 bare FastAPI route", f"http://127.0.0.1:{port}/bare", "plain")
-    finally:
-        bare.stop()
+    b1 = measure_bare_route(env)
     b1.ratio = 1.0
     run.results.append(b1)
 
